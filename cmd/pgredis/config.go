@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/kelseyhightower/envconfig"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pgredis/pgredis/internal/spec"
+)
+
+// env is pgredis's whole configuration, read from the environment.
+type env struct {
+	DatabaseURL string `envconfig:"DATABASE_URL"`
+	RedisURL    string `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0"`
+	Tables      string `envconfig:"PGREDIS_TABLES"`
+	StatePrefix string `envconfig:"PGREDIS_STATE_PREFIX" default:"pgredis:"`
+
+	LogFormat     string        `envconfig:"PGREDIS_LOG_FORMAT" default:"text"`
+	LogLevel      string        `envconfig:"PGREDIS_LOG_LEVEL" default:"info"`
+	BatchSize     int           `envconfig:"PGREDIS_BATCH_SIZE" default:"256"`
+	StandbyPoll   time.Duration `envconfig:"PGREDIS_STANDBY_POLL" default:"1s"`
+	CheckInterval time.Duration `envconfig:"PGREDIS_CHECK_INTERVAL" default:"1s"`
+	StopTimeout   time.Duration `envconfig:"PGREDIS_STOP_TIMEOUT" default:"4s"`
+}
+
+func loadEnv() (*env, error) {
+	var e env
+	if err := envconfig.Process("", &e); err != nil {
+		return nil, fmt.Errorf("bad environment: %w", err)
+	}
+	if e.StatePrefix == "" {
+		return nil, fmt.Errorf("PGREDIS_STATE_PREFIX must not be empty")
+	}
+	return &e, nil
+}
+
+func (e *env) pgConfig() (*pgx.ConnConfig, error) {
+	if e.DatabaseURL == "" {
+		return nil, fmt.Errorf("DATABASE_URL is not set: set it to your PostgreSQL URL, e.g. postgres://user:pass@host:5432/db")
+	}
+	cfg, err := pgx.ParseConfig(e.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL: %s", redactErr(err))
+	}
+	return cfg, nil
+}
+
+// redactErr keeps a password in a bad URL out of the error.
+func redactErr(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "://"); i >= 0 {
+		if at := strings.Index(msg[i:], "@"); at >= 0 {
+			msg = msg[:i+3] + "***" + msg[i+at:]
+		}
+	}
+	return msg
+}
+
+func (e *env) redis() (redis.UniversalClient, error) {
+	opts, err := redis.ParseURL(e.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL is not a valid redis:// or rediss:// URL: %s", redactErr(err))
+	}
+	opts.DialTimeout = 5 * time.Second
+	return redis.NewClient(opts), nil
+}
+
+func (e *env) tables() ([]spec.Table, error) {
+	if strings.TrimSpace(e.Tables) == "" {
+		return nil, fmt.Errorf("PGREDIS_TABLES is not set: list the tables to sync, e.g. PGREDIS_TABLES=\"users; orders key=order:{id}\"")
+	}
+	return spec.Parse(e.Tables)
+}
+
+func (e *env) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(e.LogLevel)); err != nil {
+		return nil, fmt.Errorf("PGREDIS_LOG_LEVEL=%s: want debug, info, warn or error", e.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch e.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("PGREDIS_LOG_FORMAT=%s: want text or json", e.LogFormat)
+	}
+}
+
+func connectPG(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %s", cfg.Host, cfg.Port, redactErr(err))
+	}
+	return conn, nil
+}

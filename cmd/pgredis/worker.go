@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pgredis/pgredis/worker"
+)
+
+func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
+	specs, err := e.tables()
+	if err != nil {
+		return worker.Config{}, err
+	}
+	pgcfg, err := e.pgConfig()
+	if err != nil {
+		return worker.Config{}, err
+	}
+	rdb, err := e.redis()
+	if err != nil {
+		return worker.Config{}, err
+	}
+	log, err := e.logger()
+	if err != nil {
+		return worker.Config{}, err
+	}
+	host, _ := os.Hostname()
+	return worker.Config{
+		PG:              pgcfg,
+		Redis:           rdb,
+		Tables:          specs,
+		StatePrefix:     e.StatePrefix,
+		Logger:          log,
+		BatchSize:       e.BatchSize,
+		StandbyPoll:     e.StandbyPoll,
+		CheckInterval:   e.CheckInterval,
+		ApplicationName: fmt.Sprintf("pgredis worker %s pid %d", host, os.Getpid()),
+	}, nil
+}
+
+func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flags("worker", "worker", stdout)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	e, err := loadEnv()
+	if err != nil {
+		return err
+	}
+	cfg, err := workerConfig(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer cfg.Redis.Close()
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	w, err := worker.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(startCtx); err != nil {
+		return err
+	}
+	select {
+	case <-w.Done():
+		return w.Err()
+	case <-ctx.Done():
+	}
+	// A second signal exits at once: nothing is lost, since the next
+	// worker's reconcile re-derives whatever was in flight.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-again
+		cfg.Logger.Warn("second signal; exiting at once")
+		os.Exit(0)
+	}()
+	cfg.Logger.Info("stopping worker")
+	stopped := make(chan struct{})
+	go func() { w.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		cfg.Logger.Info("worker stopped")
+	case <-time.After(e.StopTimeout):
+		cfg.Logger.Warn("worker did not stop in time; exiting anyway", "stop_timeout", e.StopTimeout.String())
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+// Package spec parses PGREDIS_TABLES: which tables to mirror and how.
+//
+// A parsed Table is not yet checked against the database; notify.Resolve
+// fills in what only the catalog knows (primary key, column names and types).
+package spec
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Format is the Redis value layout of a table's rows.
+type Format string
+
+const (
+	FormatJSON Format = "json"
+	FormatHash Format = "hash"
+)
+
+// Table is one entry of PGREDIS_TABLES.
+type Table struct {
+	Schema string
+	Name   string
+	// Key is the key template; nil until resolved when the entry has no key=.
+	Key *Template
+	// Format is json unless format= says otherwise.
+	Format Format
+	// Columns lists the value's columns; nil means every column.
+	Columns []string
+	// TTL is the expiry every write sets; zero means none.
+	TTL time.Duration
+}
+
+// Ident is the table's schema-qualified name, quoted for SQL.
+func (t Table) Ident() string { return QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name) }
+
+// String is the schema-qualified name as a person writes it.
+func (t Table) String() string { return t.Schema + "." + t.Name }
+
+// Canonical renders the entry with every option spelled out, so two equal
+// specs compare equal as text whatever the user wrote.
+func (t Table) Canonical() string {
+	var b strings.Builder
+	b.WriteString(t.Ident())
+	if t.Key != nil {
+		b.WriteString(" key=" + t.Key.String())
+	}
+	b.WriteString(" format=" + string(t.Format))
+	if t.Columns != nil {
+		b.WriteString(" columns=" + strings.Join(t.Columns, ","))
+	}
+	if t.TTL > 0 {
+		b.WriteString(" ttl=" + t.TTL.String())
+	}
+	return b.String()
+}
+
+// Parse parses PGREDIS_TABLES. Entries are separated by ';', each a table
+// name (optionally schema-qualified) followed by option=value pairs.
+func Parse(s string) ([]Table, error) {
+	var tables []Table
+	seen := map[string]bool{}
+	for _, entry := range strings.Split(s, ";") {
+		fields := strings.Fields(entry)
+		if len(fields) == 0 {
+			continue
+		}
+		t, err := parseEntry(fields)
+		if err != nil {
+			return nil, fmt.Errorf("PGREDIS_TABLES entry %q: %w", strings.TrimSpace(entry), err)
+		}
+		if seen[t.String()] {
+			return nil, fmt.Errorf("PGREDIS_TABLES lists table %s twice", t)
+		}
+		seen[t.String()] = true
+		tables = append(tables, t)
+	}
+	if len(tables) == 0 {
+		return nil, fmt.Errorf("PGREDIS_TABLES names no table")
+	}
+	return tables, nil
+}
+
+func parseEntry(fields []string) (Table, error) {
+	schema, name, err := parseTableName(fields[0])
+	if err != nil {
+		return Table{}, err
+	}
+	t := Table{Schema: schema, Name: name, Format: FormatJSON}
+	given := map[string]bool{}
+	for _, f := range fields[1:] {
+		opt, val, ok := strings.Cut(f, "=")
+		if !ok {
+			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, ttl)", f)
+		}
+		if given[opt] {
+			return Table{}, fmt.Errorf("option %s given twice", opt)
+		}
+		given[opt] = true
+		switch opt {
+		case "key":
+			tmpl, err := ParseTemplate(val)
+			if err != nil {
+				return Table{}, err
+			}
+			t.Key = &tmpl
+		case "format":
+			switch Format(val) {
+			case FormatJSON, FormatHash:
+				t.Format = Format(val)
+			default:
+				return Table{}, fmt.Errorf("unknown format %q (want json or hash)", val)
+			}
+		case "columns":
+			cols := strings.Split(val, ",")
+			dup := map[string]bool{}
+			for _, c := range cols {
+				if c == "" {
+					return Table{}, fmt.Errorf("columns=%s has an empty column name", val)
+				}
+				if dup[c] {
+					return Table{}, fmt.Errorf("columns= names %s twice", c)
+				}
+				dup[c] = true
+			}
+			t.Columns = cols
+		case "ttl":
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				return Table{}, fmt.Errorf("ttl=%s is not a Go duration such as 90s or 1h: %w", val, err)
+			}
+			if d < time.Millisecond {
+				return Table{}, fmt.Errorf("ttl=%s must be at least 1ms", val)
+			}
+			if d%time.Millisecond != 0 {
+				return Table{}, fmt.Errorf("ttl=%s: Redis expiries have millisecond precision", val)
+			}
+			t.TTL = d
+		default:
+			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, ttl)", opt)
+		}
+	}
+	return t, nil
+}
+
+// parseTableName splits [schema.]table. Unquoted names fold to lower case,
+// as PostgreSQL folds them; double quotes keep case and allow dots.
+func parseTableName(s string) (schema, name string, err error) {
+	parts, err := splitQualified(s)
+	if err != nil {
+		return "", "", err
+	}
+	switch len(parts) {
+	case 1:
+		return "public", parts[0], nil
+	case 2:
+		return parts[0], parts[1], nil
+	default:
+		return "", "", fmt.Errorf("table name %q has more than one dot", s)
+	}
+}
+
+func splitQualified(s string) ([]string, error) {
+	var parts []string
+	for len(s) > 0 {
+		var part string
+		if s[0] == '"' {
+			var b strings.Builder
+			i := 1
+			for {
+				if i >= len(s) {
+					return nil, fmt.Errorf("unterminated quoted identifier in %q", s)
+				}
+				if s[i] == '"' {
+					if i+1 < len(s) && s[i+1] == '"' {
+						b.WriteByte('"')
+						i += 2
+						continue
+					}
+					i++
+					break
+				}
+				b.WriteByte(s[i])
+				i++
+			}
+			part, s = b.String(), s[i:]
+		} else {
+			end := strings.IndexAny(s, `."`)
+			if end < 0 {
+				end = len(s)
+			}
+			part, s = strings.ToLower(s[:end]), s[end:]
+		}
+		if part == "" {
+			return nil, fmt.Errorf("empty identifier in table name")
+		}
+		if len(part) > 63 {
+			return nil, fmt.Errorf("identifier %q is longer than PostgreSQL's 63 bytes", part)
+		}
+		parts = append(parts, part)
+		if len(s) > 0 {
+			if s[0] != '.' {
+				return nil, fmt.Errorf("unexpected %q after identifier %q", s[0], part)
+			}
+			s = s[1:]
+			if s == "" {
+				return nil, fmt.Errorf("table name ends with a dot")
+			}
+		}
+	}
+	return parts, nil
+}
+
+// QuoteIdent quotes a PostgreSQL identifier.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// QuoteLiteral quotes a PostgreSQL string literal. It relies on
+// standard_conforming_strings, on by default since PostgreSQL 9.1; E'' is
+// avoided on purpose so backslashes stay literal.
+func QuoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }

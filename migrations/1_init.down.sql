@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS pgredis.tables;
+DROP SEQUENCE IF EXISTS pgredis.seq;

@@ -1,0 +1,171 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgredis/pgredis/internal/spec"
+)
+
+// Querier is what catalog lookups need: a *pgx.Conn, pgxpool.Pool or pgx.Tx.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Column is a table column as the catalog describes it.
+type Column struct {
+	Name string
+	Type string // format_type(), usable in a cast
+}
+
+// Table is a spec checked against the catalog, with everything needed to
+// render its rows.
+type Table struct {
+	spec.Table
+	// Key is the resolved key template (spec's, or the primary-key default).
+	Key spec.Template
+	// AllColumns are the table's columns in attnum order.
+	AllColumns []Column
+	// Value are the columns that go into the value.
+	Value []Column
+	// KeyColumns are the template's distinct placeholder columns.
+	KeyColumns []Column
+}
+
+// Resolve checks every spec against the catalog and fills in the defaults
+// that depend on it. It also rejects key templates that could collide with
+// each other or with the state prefix, so nothing is installed or written
+// for a configuration that could corrupt another table's keys.
+func Resolve(ctx context.Context, q Querier, tables []spec.Table, statePrefix string) ([]Table, error) {
+	var out []Table
+	for _, st := range tables {
+		t, err := resolveOne(ctx, q, st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	if err := CheckOverlaps(out, statePrefix); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CheckOverlaps rejects templates that could produce the same key, or a key
+// under the state prefix.
+func CheckOverlaps(tables []Table, statePrefix string) error {
+	for i, a := range tables {
+		if statePrefix != "" && a.Key.OverlapsPrefix(statePrefix) {
+			return fmt.Errorf("table %s: key template %q could produce keys under PGREDIS_STATE_PREFIX %q; give it a key= that starts differently", a, a.Key.String(), statePrefix)
+		}
+		for _, b := range tables[i+1:] {
+			if a.Key.Overlaps(b.Key) {
+				return fmt.Errorf("tables %s and %s: key templates %q and %q could produce the same key; give one a distinct literal prefix with key=", a, b, a.Key.String(), b.Key.String())
+			}
+		}
+	}
+	return nil
+}
+
+const columnsSQL = `
+SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_catalog.pg_attribute a
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`
+
+const primaryKeySQL = `
+SELECT a.attname
+FROM pg_catalog.pg_index i
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+WHERE i.indrelid = $1 AND i.indisprimary
+ORDER BY k.ord`
+
+func resolveOne(ctx context.Context, q Querier, st spec.Table) (Table, error) {
+	var oid uint32
+	var kind string
+	err := q.QueryRow(ctx, `
+SELECT c.oid, c.relkind::text FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2`, st.Schema, st.Name).Scan(&oid, &kind)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Table{}, fmt.Errorf("table %s does not exist (check the name in PGREDIS_TABLES; unquoted names are folded to lower case)", st)
+	}
+	if err != nil {
+		return Table{}, fmt.Errorf("error looking up table %s: %w", st, err)
+	}
+	if kind != "r" && kind != "p" {
+		return Table{}, fmt.Errorf("%s is not a table (relkind %s); only tables can be synced", st, kind)
+	}
+	t := Table{Table: st}
+	rows, err := q.Query(ctx, columnsSQL, oid)
+	if err != nil {
+		return Table{}, fmt.Errorf("error reading columns of %s: %w", st, err)
+	}
+	for rows.Next() {
+		var c Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return Table{}, err
+		}
+		t.AllColumns = append(t.AllColumns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return Table{}, fmt.Errorf("error reading columns of %s: %w", st, err)
+	}
+	if st.Key != nil {
+		t.Key = *st.Key
+	} else {
+		rows, err := q.Query(ctx, primaryKeySQL, oid)
+		if err != nil {
+			return Table{}, fmt.Errorf("error reading primary key of %s: %w", st, err)
+		}
+		pk, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return Table{}, fmt.Errorf("error reading primary key of %s: %w", st, err)
+		}
+		if len(pk) == 0 {
+			return Table{}, fmt.Errorf("table %s has no primary key: add one, or give it key=TEMPLATE in PGREDIS_TABLES", st)
+		}
+		t.Key = spec.DefaultTemplate(st.Name, pk)
+	}
+	for _, name := range t.Key.Columns() {
+		c, err := t.column(name, "key=")
+		if err != nil {
+			return Table{}, err
+		}
+		if !slices.Contains(t.KeyColumns, c) {
+			t.KeyColumns = append(t.KeyColumns, c)
+		}
+	}
+	if st.Columns == nil {
+		t.Value = t.AllColumns
+	} else {
+		for _, name := range st.Columns {
+			c, err := t.column(name, "columns=")
+			if err != nil {
+				return Table{}, err
+			}
+			t.Value = append(t.Value, c)
+		}
+	}
+	return t, nil
+}
+
+func (t Table) column(name, option string) (Column, error) {
+	for _, c := range t.AllColumns {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	names := make([]string, len(t.AllColumns))
+	for i, c := range t.AllColumns {
+		names[i] = c.Name
+	}
+	return Column{}, fmt.Errorf("table %s has no column %q named in %s (its columns: %s)", t.Table, name, option, strings.Join(names, ", "))
+}

@@ -1,0 +1,117 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pgredis/pgredis/internal/spec"
+)
+
+// Trigger names on a synced table; fixed so they can be found and dropped.
+var triggerNames = map[string]string{
+	"ins":   "pgredis_ins",
+	"upd":   "pgredis_upd",
+	"del":   "pgredis_del",
+	"trunc": "pgredis_trunc",
+}
+
+// TriggerNames lists the triggers pgredis installs on every synced table.
+func TriggerNames() []string {
+	return []string{"pgredis_ins", "pgredis_upd", "pgredis_del", "pgredis_trunc"}
+}
+
+// header renders the payload's first line. nextval makes every
+// notification distinct (PostgreSQL drops an identical repeat within a
+// transaction), the stamp lets the worker measure lag.
+func header(version string) string {
+	return fmt.Sprintf(`'p1 %s ' || nextval('pgredis.seq')::text || ' ' || floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text || E'\n'`, version)
+}
+
+// setEntryExpr renders x.k/x.v as a set entry, or as a fetch (or reconcile)
+// entry when the row is too large for a notification.
+func (t Table) setEntryExpr() string {
+	return fmt.Sprintf(`CASE WHEN octet_length(x.k) + octet_length(x.v) <= %[1]d THEN 'S' || octet_length(x.k)::text || ':' || x.k || octet_length(x.v)::text || ':' || x.v
+	WHEN octet_length(x.f) <= %[1]d THEN x.f
+	ELSE 'X0:' END`, maxEntry)
+}
+
+func (t Table) setRows(alias, rel string) string {
+	return fmt.Sprintf(`SELECT %s AS e FROM (SELECT %s AS k, %s AS v, %s AS f FROM %s %s) x WHERE x.k IS NOT NULL`,
+		t.setEntryExpr(), t.keyExpr(alias), t.valueExpr(alias), t.fetchEntryExpr(alias), rel, alias)
+}
+
+func deleteEntries(keys string) string {
+	return fmt.Sprintf(`SELECT CASE WHEN octet_length(d.k) <= %d THEN 'D' || octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e FROM (%s) d(k) WHERE d.k IS NOT NULL`, maxEntry, keys)
+}
+
+// emit wraps an entries query (one text column e) into a statement that
+// sends them packed into as few notifications as fit: entries up to
+// chunkBytes share notifications of at most about 2*chunkBytes, larger ones
+// go alone.
+func (t Table) emit(entries string) string {
+	return fmt.Sprintf(`WITH e AS (%s),
+m AS (SELECT e.e, octet_length(e.e) AS n FROM e),
+h AS (SELECT %s AS hdr)
+SELECT pg_notify(%s, h.hdr || c.body) FROM h CROSS JOIN (
+	SELECT string_agg(s.e, '') AS body FROM (SELECT m.e, sum(m.n) OVER (ROWS UNBOUNDED PRECEDING) - m.n AS off FROM m WHERE m.n <= %d) s GROUP BY s.off / %d
+	UNION ALL
+	SELECT m.e FROM m WHERE m.n > %d
+) c`, entries, header(t.Version()), spec.QuoteLiteral(Channel), chunkBytes, chunkBytes, chunkBytes)
+}
+
+// function wraps a body in a trigger function. The SET clauses pin the
+// rendering settings whatever the writer's session uses. The exception
+// handler keeps pgredis from ever failing the application's write (a
+// column dropped or renamed under the trigger, say): it asks the worker to
+// reconcile the table and says why.
+func (t Table) function(op, body string) string {
+	var set []string
+	for _, s := range Settings {
+		set = append(set, fmt.Sprintf("SET %s TO %s", s[0], spec.QuoteLiteral(s[1])))
+	}
+	return fmt.Sprintf(`CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql %s AS $pgredis$
+BEGIN
+	%s;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	PERFORM pg_notify(%s, %s || 'X' || octet_length(m)::text || ':' || m) FROM (SELECT left(%s || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$`, FuncName(t.Table, op), strings.Join(set, " "), body, spec.QuoteLiteral(Channel), header(t.Version()),
+		spec.QuoteLiteral("trigger on "+t.Table.String()+" failed: "))
+}
+
+// InstallSQL returns the statements that (re)install the table's trigger
+// functions and triggers. They are idempotent.
+func (t Table) InstallSQL() []string {
+	ins := "PERFORM 1 FROM (" + t.emit(t.setRows("n", "pgredis_new")) + ") q"
+	upd := "PERFORM 1 FROM (" + t.emit(t.setRows("n", "pgredis_new")+"\n\tUNION ALL\n\t"+
+		deleteEntries(fmt.Sprintf("SELECT %s FROM pgredis_old o EXCEPT SELECT %s FROM pgredis_new n", t.keyExpr("o"), t.keyExpr("n")))) + ") q"
+	del := "PERFORM 1 FROM (" + t.emit(deleteEntries(fmt.Sprintf("SELECT %s FROM pgredis_old o", t.keyExpr("o")))) + ") q"
+	trunc := fmt.Sprintf("PERFORM pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
+	tbl := t.Ident()
+	return []string{
+		t.function("ins", ins),
+		t.function("upd", upd),
+		t.function("del", del),
+		t.function("trunc", trunc),
+		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER INSERT ON %s REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["ins"], tbl, FuncName(t.Table, "ins")),
+		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER UPDATE ON %s REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["upd"], tbl, FuncName(t.Table, "upd")),
+		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER DELETE ON %s REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["del"], tbl, FuncName(t.Table, "del")),
+		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["trunc"], tbl, FuncName(t.Table, "trunc")),
+	}
+}
+
+// UninstallSQL drops the table's triggers (when the table still exists)
+// and its trigger functions.
+func UninstallSQL(t spec.Table) []string {
+	var stmts []string
+	for _, trg := range TriggerNames() {
+		stmts = append(stmts, fmt.Sprintf(`DO $$ BEGIN IF to_regclass(%s) IS NOT NULL THEN DROP TRIGGER IF EXISTS %s ON %s; END IF; END $$`,
+			spec.QuoteLiteral(t.Ident()), trg, t.Ident()))
+	}
+	for _, op := range []string{"ins", "upd", "del", "trunc"} {
+		stmts = append(stmts, "DROP FUNCTION IF EXISTS "+FuncName(t, op)+"()")
+	}
+	return stmts
+}

@@ -1,0 +1,78 @@
+// Package worker is the Redis side of pgredis: it applies decoded changes
+// to Redis in order and reconciles the mirror with the tables.
+package worker
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pgredis/pgredis/internal/spec"
+)
+
+// Config configures a Worker. Zero durations and sizes take defaults.
+type Config struct {
+	// PG is the PostgreSQL connection; the worker pins the rendering
+	// settings on its own sessions.
+	PG *pgx.ConnConfig
+	// Redis is the mirror.
+	Redis redis.UniversalClient
+	// Tables are the tables this worker mirrors; they must be installed
+	// exactly so by migrate up.
+	Tables []spec.Table
+	// StatePrefix prefixes the few keys pgredis keeps for itself.
+	StatePrefix string
+	Logger      *slog.Logger
+
+	// BatchSize bounds the notifications applied in one Redis round trip.
+	BatchSize int
+	// Buffer bounds the notifications read ahead of the apply loop.
+	Buffer int
+	// StandbyPoll is how often a standby tries to take the lock.
+	StandbyPoll time.Duration
+	// CheckInterval is how often the active worker checks Redis still
+	// holds its claim (it notices a restarted or flushed Redis this way).
+	CheckInterval time.Duration
+	// IdlePing is how long the listening session may be quiet before it
+	// is pinged.
+	IdlePing time.Duration
+	// MaxBackoff caps the reconnect backoff.
+	MaxBackoff time.Duration
+	// ApplicationName identifies the worker in pg_stat_activity.
+	ApplicationName string
+}
+
+func (c *Config) setDefaults() error {
+	if c.PG == nil || c.Redis == nil {
+		return fmt.Errorf("worker config needs PG and Redis")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.StatePrefix == "" {
+		c.StatePrefix = "pgredis:"
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.BatchSize, 256)
+	def(&c.Buffer, 1024)
+	defDur(&c.StandbyPoll, time.Second)
+	defDur(&c.CheckInterval, time.Second)
+	defDur(&c.IdlePing, 15*time.Second)
+	defDur(&c.MaxBackoff, 10*time.Second)
+	if c.ApplicationName == "" {
+		c.ApplicationName = "pgredis"
+	}
+	return nil
+}

@@ -1,0 +1,166 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pgredis/pgredis/notify"
+)
+
+// Resync reconciles the named tables (every table when none), once.
+//
+// When a worker is active, Resync asks it to reconcile inside its own
+// ordered apply loop and waits for its report: one writer, so no key can
+// end older than the database. When none is, Resync takes the worker lock
+// itself, reconciles, then applies the changes that committed meanwhile
+// until a marker it sent after the reconcile comes back. Safe to run
+// twice at once: the second waits for the lock or the active worker.
+func Resync(ctx context.Context, cfg Config, names []string, dryRun bool, progress func(Report)) ([]Report, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	w := &Worker{cfg: cfg, done: make(chan struct{})}
+	if err := w.connect(ctx); err != nil {
+		return nil, err
+	}
+	defer w.pool.Close()
+	if _, err := w.pickNames(ctx, names); err != nil {
+		return nil, err
+	}
+	for {
+		reports, err := w.resyncSelf(ctx, names, dryRun)
+		if !errors.Is(err, errLocked) {
+			for _, r := range reports {
+				if progress != nil {
+					progress(r)
+				}
+			}
+			return reports, err
+		}
+		reports, err = w.resyncViaWorker(ctx, names, dryRun, progress)
+		if !errors.Is(err, errWorkerGone) {
+			return reports, err
+		}
+	}
+}
+
+var errWorkerGone = errors.New("the active worker went away")
+
+func (w *Worker) pickNames(ctx context.Context, names []string) ([]*table, error) {
+	tables, err := w.loadTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := &active{Worker: w, tables: tables}
+	return a.pick(names)
+}
+
+func (w *Worker) resyncSelf(ctx context.Context, names []string, dryRun bool) ([]Report, error) {
+	o := &oneShot{names: names, dryRun: dryRun, mark: newToken()}
+	err := w.tenure(ctx, o)
+	return o.reports, err
+}
+
+func (a *active) runOneShot(ctx context.Context) error {
+	o := a.once
+	tables, err := a.pick(o.names)
+	if err != nil {
+		return fatalError{err}
+	}
+	if !o.dryRun {
+		if err := a.store.claim(ctx); err != nil {
+			return err
+		}
+	}
+	for _, t := range tables {
+		rep, err := a.reconcile(ctx, t, o.dryRun)
+		if err != nil {
+			if !isPGError(err) {
+				return err
+			}
+			rep.Error = err.Error()
+		}
+		o.reports = append(o.reports, rep)
+	}
+	if o.dryRun {
+		return nil
+	}
+	mark := notify.Control{Kind: "mark", ID: o.mark}
+	if _, err := a.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.Channel, mark.Encode()); err != nil {
+		return fmt.Errorf("error sending the resync marker: %w", err)
+	}
+	return nil
+}
+
+// resyncViaWorker asks the active worker to reconcile and collects its
+// reports. It gives up (errWorkerGone) when the lock becomes free before
+// the worker answered, so the caller can do the work itself.
+func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun bool, progress func(Report)) ([]Report, error) {
+	sess, err := notify.Dial(ctx, w.pinned(), 64)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = sess.Close(cctx)
+	}()
+	if err := sess.Listen(ctx, notify.ReplyChannel); err != nil {
+		return nil, err
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	lost := make(chan error, 1)
+	go func() { lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
+	defer sess.Abandon()
+
+	id := newToken()
+	req := notify.Control{Kind: "resync", ID: id, DryRun: dryRun, Tables: names}
+	if _, err := w.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.Channel, req.Encode()); err != nil {
+		return nil, fmt.Errorf("error asking the worker to resync: %w", err)
+	}
+	var reports []Report
+	poll := time.NewTicker(w.cfg.StandbyPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return reports, ctx.Err()
+		case err := <-lost:
+			return reports, err
+		case <-poll.C:
+			held, err := notify.WorkerLockHeld(ctx, w.pool)
+			if err != nil {
+				return reports, err
+			}
+			if !held {
+				return nil, errWorkerGone
+			}
+		case p := <-sess.Payloads():
+			rid, body, _ := strings.Cut(p, " ")
+			if rid != id {
+				continue
+			}
+			var m replyMsg
+			if err := json.Unmarshal([]byte(body), &m); err != nil {
+				return reports, fmt.Errorf("unreadable reply from the worker: %w", err)
+			}
+			if m.Report != nil {
+				reports = append(reports, *m.Report)
+				if progress != nil {
+					progress(*m.Report)
+				}
+			}
+			if m.Error != "" && m.Done {
+				return reports, fmt.Errorf("the worker could not resync: %s", m.Error)
+			}
+			if m.Done {
+				return reports, nil
+			}
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// write is one key's new state: deleted, a string (json), or a hash.
+type write struct {
+	key    string
+	del    bool
+	hash   bool
+	value  string   // json
+	fields []string // hash: field, value, field, value...
+	ttlMS  int64
+}
+
+// ErrFenced means another worker claimed the mirror, or Redis lost the
+// claim (it restarted empty, or was flushed or replaced).
+var ErrFenced = errors.New("the mirror's owner key does not hold this worker's token")
+
+// applyScript applies a batch of writes only while the owner key holds the
+// caller's token. The token fences off a worker that lost its lock but does
+// not know it yet: once the next worker claims the mirror, the old one's
+// in-flight batch is refused instead of overwriting newer values.
+//
+// KEYS[1] is the owner key, KEYS[2..] the data keys; ARGV[1] the token,
+// then per key: op ("S" string, "H" hash, "D" delete), ttl ms, and for S
+// the value, for H the field count and the fields and values.
+const applyScript = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+	return redis.error_reply('PGREDIS_FENCED')
+end
+local a = 2
+for i = 2, #KEYS do
+	local k, op, ttl = KEYS[i], ARGV[a], tonumber(ARGV[a + 1])
+	a = a + 2
+	if op == 'S' then
+		if ttl > 0 then
+			redis.call('SET', k, ARGV[a], 'PX', ttl)
+		else
+			redis.call('SET', k, ARGV[a])
+		end
+		a = a + 1
+	elseif op == 'H' then
+		local n = tonumber(ARGV[a])
+		a = a + 1
+		redis.call('UNLINK', k)
+		if n > 0 then
+			redis.call('HSET', k, unpack(ARGV, a, a + 2 * n - 1))
+			if ttl > 0 then
+				redis.call('PEXPIRE', k, ttl)
+			end
+		end
+		a = a + 2 * n
+	else
+		redis.call('UNLINK', k)
+	end
+end
+return #KEYS - 1
+`
+
+// store is the Redis side of the mirror.
+type store struct {
+	rdb      redis.UniversalClient
+	ownerKey string
+	token    string
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// claim makes this worker the mirror's owner. Only the lock holder calls it.
+func (s *store) claim(ctx context.Context) error {
+	s.token = newToken()
+	if err := s.rdb.Set(ctx, s.ownerKey, s.token, 0).Err(); err != nil {
+		return fmt.Errorf("error claiming the mirror in Redis: %w", err)
+	}
+	return nil
+}
+
+// owned reports whether the owner key still holds this worker's token.
+func (s *store) owned(ctx context.Context) (bool, error) {
+	v, err := s.rdb.Get(ctx, s.ownerKey).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return v == s.token, nil
+}
+
+// maxScriptKeys bounds one script call; several calls share a pipeline.
+const maxScriptKeys = 1000
+
+// apply writes a batch in one round trip, fenced by the owner token.
+func (s *store) apply(ctx context.Context, writes []write) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	var cmds []*redis.Cmd
+	for start := 0; start < len(writes); start += maxScriptKeys {
+		chunk := writes[start:min(start+maxScriptKeys, len(writes))]
+		keys := make([]string, 0, len(chunk)+1)
+		args := make([]any, 0, 3*len(chunk)+1)
+		keys = append(keys, s.ownerKey)
+		args = append(args, s.token)
+		for _, w := range chunk {
+			keys = append(keys, w.key)
+			ttl := strconv.FormatInt(w.ttlMS, 10)
+			switch {
+			case w.del:
+				args = append(args, "D", ttl)
+			case w.hash:
+				args = append(args, "H", ttl, len(w.fields)/2)
+				for _, f := range w.fields {
+					args = append(args, f)
+				}
+			default:
+				args = append(args, "S", ttl, w.value)
+			}
+		}
+		cmds = append(cmds, pipe.Eval(ctx, applyScript, keys, args...))
+	}
+	_, err := pipe.Exec(ctx)
+	for _, c := range cmds {
+		if cerr := c.Err(); cerr != nil && strings.Contains(cerr.Error(), "PGREDIS_FENCED") {
+			return ErrFenced
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("error writing to Redis: %w", err)
+	}
+	return nil
+}
+
+// readStrings returns the keys' string values; ok[i] is false for a key
+// that is missing or not a string.
+func (s *store) readStrings(ctx context.Context, keys []string) (vals []string, ok []bool, err error) {
+	res, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("error reading from Redis: %w", err)
+	}
+	vals, ok = make([]string, len(keys)), make([]bool, len(keys))
+	for i, r := range res {
+		if v, isStr := r.(string); isStr {
+			vals[i], ok[i] = v, true
+		}
+	}
+	return vals, ok, nil
+}
+
+// readHashes returns the keys' hashes; nil for a missing key or another type.
+func (s *store) readHashes(ctx context.Context, keys []string) ([]map[string]string, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.HGetAll(ctx, k)
+	}
+	_, err := pipe.Exec(ctx)
+	out := make([]map[string]string, len(keys))
+	for i, c := range cmds {
+		m, cerr := c.Result()
+		if cerr != nil {
+			if strings.HasPrefix(cerr.Error(), "WRONGTYPE") {
+				continue
+			}
+			return nil, fmt.Errorf("error reading from Redis: %w", cerr)
+		}
+		if len(m) > 0 {
+			out[i] = m
+		}
+	}
+	if err != nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		return nil, fmt.Errorf("error reading from Redis: %w", err)
+	}
+	return out, nil
+}
+
+// readTTLs returns the keys' remaining lifetimes (-1: none, -2: missing).
+func (s *store) readTTLs(ctx context.Context, keys []string) ([]int64, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.DurationCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.PTTL(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("error reading TTLs from Redis: %w", err)
+	}
+	out := make([]int64, len(keys))
+	for i, c := range cmds {
+		out[i] = int64(c.Val())
+	}
+	return out, nil
+}
+
+// scan calls fn with batches of the keys matching glob.
+func (s *store) scan(ctx context.Context, glob string, fn func([]string) error) error {
+	scanOne := func(ctx context.Context, c *redis.Client) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, glob, 1000).Result()
+			if err != nil {
+				return fmt.Errorf("error scanning Redis for %q: %w", glob, err)
+			}
+			if len(keys) > 0 {
+				if err := fn(keys); err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, scanOne)
+	case *redis.Client:
+		return scanOne(ctx, c)
+	default:
+		return fmt.Errorf("unsupported Redis client %T", s.rdb)
+	}
+}

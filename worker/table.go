@@ -1,0 +1,68 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/pgredis/pgredis/internal/spec"
+	"github.com/pgredis/pgredis/notify"
+)
+
+// table is an installed table as the worker applies it.
+type table struct {
+	notify.Installed
+	glob string
+	// argIndex maps each template placeholder to its fetch argument.
+	argIndex []int
+}
+
+func newTable(in notify.Installed) *table {
+	t := &table{Installed: in, glob: in.Key.Glob()}
+	var distinct []string
+	for _, c := range in.Key.Columns() {
+		i := slices.Index(distinct, c)
+		if i < 0 {
+			i = len(distinct)
+			distinct = append(distinct, c)
+		}
+		t.argIndex = append(t.argIndex, i)
+	}
+	return t
+}
+
+// fetchKey renders the key of a row named by a fetch entry's arguments.
+func (t *table) fetchKey(args []string) (string, error) {
+	vals := make([]string, len(t.argIndex))
+	for i, a := range t.argIndex {
+		if a >= len(args) {
+			return "", fmt.Errorf("fetch entry for %s has %d key values, want more", t.Table, len(args))
+		}
+		vals[i] = args[a]
+	}
+	return t.Key.Render(vals), nil
+}
+
+// set builds the write that stores a rendered value under key.
+func (t *table) set(key, value string) (write, error) {
+	w := write{key: key, value: value, ttlMS: t.TTL.Milliseconds()}
+	if t.Format != spec.FormatHash {
+		return w, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(value), &m); err != nil {
+		return write{}, fmt.Errorf("hash value for %s key %q is not a JSON object of strings: %w", t.Table, key, err)
+	}
+	w.hash, w.value = true, ""
+	w.fields = make([]string, 0, 2*len(m))
+	for f, v := range m {
+		w.fields = append(w.fields, f, v)
+	}
+	if len(m) == 0 {
+		// Redis has no empty hash: a row whose synced columns are all NULL has no key.
+		w.del = true
+	}
+	return w, nil
+}
+
+func (t *table) del(key string) write { return write{key: key, del: true} }

@@ -1,0 +1,279 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgredis/pgredis/internal/spec"
+	"github.com/pgredis/pgredis/notify"
+)
+
+// Worker mirrors the installed tables into Redis. Any number may run: the
+// one holding the worker lock applies, the others stand by.
+type Worker struct {
+	cfg  Config
+	pool *pgxpool.Pool
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	active atomic.Bool
+	errMu  sync.Mutex
+	err    error
+}
+
+// New prepares a worker; Start connects.
+func New(cfg Config) (*Worker, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Worker{cfg: cfg, done: make(chan struct{})}, nil
+}
+
+// pinned returns a copy of the connection config with the rendering
+// settings pinned, so reconcile renders exactly like the trigger.
+func (w *Worker) pinned() *pgx.ConnConfig {
+	c := w.cfg.PG.Copy()
+	if c.RuntimeParams == nil {
+		c.RuntimeParams = map[string]string{}
+	}
+	for _, s := range notify.Settings {
+		c.RuntimeParams[s[0]] = s[1]
+	}
+	c.RuntimeParams["application_name"] = w.cfg.ApplicationName
+	return c
+}
+
+// connect opens the pool and checks both stores answer and the installed
+// tables are the configured ones, so a misconfigured worker fails at once
+// with a message instead of standing by forever.
+func (w *Worker) connect(ctx context.Context) error {
+	pc, err := pgxpool.ParseConfig("")
+	if err != nil {
+		return err
+	}
+	pc.ConnConfig = w.pinned()
+	pc.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return fmt.Errorf("error configuring PostgreSQL pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return fmt.Errorf("error connecting to PostgreSQL: %w", err)
+	}
+	w.pool = pool
+	if err := w.cfg.Redis.Ping(ctx).Err(); err != nil {
+		pool.Close()
+		return fmt.Errorf("error connecting to Redis: %w", err)
+	}
+	if _, err := w.loadTables(ctx); err != nil {
+		pool.Close()
+		return err
+	}
+	return nil
+}
+
+// loadTables reads the registry and checks it matches the configuration.
+func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
+	installed, err := notify.LoadInstalled(ctx, w.pool)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]notify.Installed{}
+	for _, in := range installed {
+		byName[in.Table.String()] = in
+	}
+	tables := map[string]*table{}
+	for _, st := range w.cfg.Tables {
+		in, ok := byName[st.String()]
+		if !ok {
+			return nil, fmt.Errorf("table %s has no pgredis trigger installed: run pgredis migrate up with this PGREDIS_TABLES", st)
+		}
+		if in.Table.Canonical() != st.Canonical() {
+			return nil, fmt.Errorf("table %s is installed as %q but PGREDIS_TABLES says %q: run pgredis migrate up with this PGREDIS_TABLES", st, in.Table.Canonical(), st.Canonical())
+		}
+		delete(byName, st.String())
+		tables[in.Version] = newTable(in)
+	}
+	for name := range byName {
+		return nil, fmt.Errorf("table %s has a pgredis trigger but is not in PGREDIS_TABLES: run pgredis migrate up with this PGREDIS_TABLES", name)
+	}
+	w.checkShape(ctx, installed)
+	return tables, nil
+}
+
+// checkShape warns when a table no longer fits its installed spec (a
+// column dropped, renamed or added since migrate up).
+func (w *Worker) checkShape(ctx context.Context, installed []notify.Installed) {
+	for _, in := range installed {
+		resolved, err := notify.Resolve(ctx, w.pool, []spec.Table{in.Table}, "")
+		switch {
+		case err != nil:
+			w.cfg.Logger.Error("table no longer fits its spec; run pgredis migrate up with a fitting PGREDIS_TABLES", "table", in.Table.String(), "error", err)
+		case resolved[0].Version() != in.Version:
+			w.cfg.Logger.Warn("table changed shape since pgredis migrate up; run it again to sync the new shape", "table", in.Table.String())
+		}
+	}
+}
+
+// Start connects and checks the configuration, then runs in the background
+// until Stop or ctx ends.
+func (w *Worker) Start(ctx context.Context) error {
+	if err := w.connect(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w.cancel = cancel
+	go func() {
+		<-ctx.Done()
+		cancel()
+	}()
+	go w.run(runCtx)
+	return nil
+}
+
+// Stop ends the worker: an in-flight batch is abandoned (the next worker's
+// reconcile re-derives it), the lock released. It returns when done.
+func (w *Worker) Stop() {
+	if w.cancel != nil {
+		w.cancel()
+		<-w.done
+	}
+}
+
+// Done is closed when the worker has stopped.
+func (w *Worker) Done() <-chan struct{} { return w.done }
+
+// Err is the error that stopped the worker on its own, if any.
+func (w *Worker) Err() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+// Active reports whether this worker holds the lock and applies.
+func (w *Worker) Active() bool { return w.active.Load() }
+
+func (w *Worker) run(ctx context.Context) {
+	defer close(w.done)
+	defer w.pool.Close()
+	log := w.cfg.Logger
+	var failures int
+	for {
+		began := time.Now()
+		err := w.tenure(ctx, nil)
+		if ctx.Err() != nil {
+			return
+		}
+		var fatal fatalError
+		if errors.As(err, &fatal) {
+			log.Error("worker stopped", "error", err)
+			w.errMu.Lock()
+			w.err = err
+			w.errMu.Unlock()
+			return
+		}
+		if time.Since(began) > time.Minute {
+			failures = 0
+		}
+		failures++
+		wait := backoff(failures, w.cfg.MaxBackoff)
+		log.Warn("worker lost its session; reconnecting", "error", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// fatalError ends the worker instead of a reconnect: retrying cannot help.
+type fatalError struct{ error }
+
+func (e fatalError) Unwrap() error { return e.error }
+
+// backoff is capped exponential backoff with full jitter.
+func backoff(attempt int, max time.Duration) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 10)
+	if d > max {
+		d = max
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// tenure is one session's life: connect, stand by until the lock is free,
+// then LISTEN, reconcile and apply until the session or Redis fails for
+// good. With until set (a one-shot resync), it returns once until says so.
+func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
+	sess, err := notify.Dial(ctx, w.pinned(), w.cfg.Buffer)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = sess.Close(cctx)
+	}()
+	standing := false
+	for {
+		ok, err := sess.TryLock(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			break
+		}
+		if oneShot != nil {
+			return errLocked
+		}
+		if !standing {
+			w.cfg.Logger.Info("another worker is active; standing by")
+			standing = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(w.cfg.StandbyPoll):
+		}
+	}
+	tables, err := w.loadTables(ctx)
+	if err != nil {
+		return fatalError{err}
+	}
+	// LISTEN before the first reconcile: whatever commits after this is
+	// delivered, whatever committed before is in the reconcile's snapshot.
+	if err := sess.Listen(ctx, notify.Channel); err != nil {
+		return err
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	lost := make(chan error, 1)
+	go func() { lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
+	defer func() {
+		rcancel()
+		sess.Abandon()
+	}()
+	w.active.Store(true)
+	defer w.active.Store(false)
+	if oneShot == nil {
+		w.cfg.Logger.Info("worker is active", "backend_pid", sess.PID())
+	}
+	a := &active{
+		Worker: w,
+		sess:   sess,
+		store:  &store{rdb: w.cfg.Redis, ownerKey: w.cfg.StatePrefix + "owner"},
+		tables: tables,
+		lost:   lost,
+		once:   oneShot,
+	}
+	return a.loop(ctx)
+}
+
+var errLocked = errors.New("another worker holds the lock")
