@@ -35,7 +35,6 @@ type active struct {
 // oneShot makes a tenure a resync: reconcile the named tables, then apply
 // changes until the marker sent after the reconcile comes back.
 type oneShot struct {
-	tables  []*table
 	names   []string
 	dryRun  bool
 	mark    string
