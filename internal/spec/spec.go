@@ -216,6 +216,6 @@ func splitQualified(s string) ([]string, error) {
 func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // QuoteLiteral quotes a PostgreSQL string literal. It relies on
-// standard_conforming_strings, on by default since PostgreSQL 9.1; E'' is
+// standard_conforming_strings, on by default since PostgreSQL 9.1; E” is
 // avoided on purpose so backslashes stay literal.
 func QuoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
