@@ -124,18 +124,16 @@ func (w *Worker) checkShape(ctx context.Context, installed []notify.Installed) {
 	}
 }
 
-// Start connects and checks the configuration, then runs in the background
-// until Stop or ctx ends.
+// Start connects and checks the configuration (giving up after 30s), then
+// runs in the background until Stop or ctx ends.
 func (w *Worker) Start(ctx context.Context) error {
-	if err := w.connect(ctx); err != nil {
+	connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelConnect()
+	if err := w.connect(connectCtx); err != nil {
 		return err
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	runCtx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
-	go func() {
-		<-ctx.Done()
-		cancel()
-	}()
 	go w.run(runCtx)
 	return nil
 }

@@ -57,13 +57,13 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cfg.Redis.Close()
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	w, err := worker.New(cfg)
 	if err != nil {
 		return err
 	}
-	if err := w.Start(startCtx); err != nil {
+	// The worker's life ends with Stop below, after a signal, so it can
+	// finish cleanly instead of being cut off with the signal context.
+	if err := w.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	select {
