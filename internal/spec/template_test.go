@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"path"
 	"slices"
 	"testing"
 )
@@ -56,7 +55,7 @@ func TestTemplateMatchesAndGlob(t *testing.T) {
 			if !tm.Matches(k) {
 				t.Errorf("%s: Matches(%q) = false, want true", c.tmpl, k)
 			}
-			if !globMatch(glob, k) {
+			if !redisGlob(glob, k) {
 				t.Errorf("%s: glob %q does not match %q", c.tmpl, glob, k)
 			}
 		}
@@ -66,24 +65,6 @@ func TestTemplateMatchesAndGlob(t *testing.T) {
 			}
 		}
 	}
-}
-
-// globMatch applies Redis glob semantics (as far as Glob uses them: *, ?,
-// [...], backslash escapes), which path.Match shares except that Redis's *
-// also crosses '/'.
-func globMatch(glob, key string) bool {
-	// path.Match's * stops at '/': map '/' to a byte no test key uses.
-	repl := func(s string) []byte {
-		b := []byte(s)
-		for i := range b {
-			if b[i] == '/' {
-				b[i] = 0x01
-			}
-		}
-		return b
-	}
-	ok, err := path.Match(string(repl(glob)), string(repl(key)))
-	return err == nil && ok
 }
 
 func TestTemplateOverlaps(t *testing.T) {
