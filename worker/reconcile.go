@@ -74,6 +74,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report,
 		return rep, fmt.Errorf("error reading table %s: %w", t.Table, err)
 	}
 	defer rows.Close()
+	progress := w.meter(ctx, t)
 	var keys, vals []string
 	flush := func() error {
 		if len(keys) == 0 {
@@ -97,6 +98,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report,
 			return rep, fmt.Errorf("error reading table %s: %w", t.Table, err)
 		}
 		rep.Scanned++
+		progress.row(rep.Scanned)
 		seen.add(k)
 		keys, vals = append(keys, k), append(vals, v)
 		if len(keys) == reconcileBatch {
