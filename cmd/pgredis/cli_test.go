@@ -284,3 +284,5 @@ func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
 		}
 	}
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
