@@ -233,7 +233,7 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 			valueCols = append(valueCols, c.Name)
 		}
 		// One query, so keys and values come from the same row.
-		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r), %s, %s FROM %s r", textCols(keyCols), textCols(valueCols), t.Ident()))
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r.*), %s, %s FROM %s r", textCols(keyCols), textCols(valueCols), t.Ident()))
 		if err != nil {
 			return exp, err
 		}
