@@ -27,6 +27,7 @@ type Worker struct {
 	active atomic.Bool
 	errMu  sync.Mutex
 	err    error
+	mon    monitor
 }
 
 // New prepares a worker; Start connects.
@@ -135,6 +136,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
 	go w.run(runCtx)
+	w.startMonitor(runCtx)
 	return nil
 }
 
@@ -144,6 +146,7 @@ func (w *Worker) Stop() {
 	if w.cancel != nil {
 		w.cancel()
 		<-w.done
+		w.waitMonitor()
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pgredis/pgredis/worker"
@@ -54,6 +55,9 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 		StandbyPoll:     e.StandbyPoll,
 		CheckInterval:   e.CheckInterval,
 		ApplicationName: fmt.Sprintf("pgredis worker %s pid %d", host, os.Getpid()),
+
+		HeartbeatInterval: e.HeartbeatInterval,
+		HeartbeatTimeout:  e.HeartbeatTimeout,
 	}, nil
 }
 
@@ -71,9 +75,20 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cfg.Redis.Close()
+	var reg *prometheus.Registry
+	if e.HTTPAddr != "" {
+		reg, cfg.Metrics = newRegistry()
+	}
 	w, err := worker.New(cfg)
 	if err != nil {
 		return err
+	}
+	if e.HTTPAddr != "" {
+		stopHTTP, err := serveOps(ctx, e.HTTPAddr, opsHandler(reg, w), cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer stopHTTP()
 	}
 	// The worker's life ends with Stop below, after a signal, so it can
 	// finish cleanly instead of being cut off with the signal context.

@@ -44,6 +44,9 @@ type Bundle struct {
 	// Outside marks keys that are no table's (a test's unrelated keys):
 	// Diff neither expects nor flags them; the test checks them itself.
 	Outside func(key string) bool
+
+	newClient func() redis.UniversalClient
+	mirror    redis.UniversalClient
 }
 
 // Migrate applies pgredis's migrations to the database at url; it is the
@@ -138,11 +141,16 @@ func (b *Bundle) Config(t testing.TB) worker.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := redis.ParseURL(b.RedisURL)
-	if err != nil {
-		t.Fatal(err)
+	var rdb redis.UniversalClient
+	if b.newClient != nil {
+		rdb = b.newClient()
+	} else {
+		opts, err := redis.ParseURL(b.RedisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb = redis.NewClient(opts)
 	}
-	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 	level := slog.LevelWarn
 	if os.Getenv("PGREDIS_TEST_LOG") != "" {
@@ -157,6 +165,8 @@ func (b *Bundle) Config(t testing.TB) worker.Config {
 		StandbyPoll:   100 * time.Millisecond,
 		CheckInterval: 100 * time.Millisecond,
 		MaxBackoff:    time.Second,
+
+		HeartbeatInterval: 100 * time.Millisecond,
 	}
 }
 
@@ -328,7 +338,8 @@ func (b *Bundle) Diff(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := b.Redis.Keys(ctx, "*").Result()
+	rdb := b.mirrorClient()
+	keys, err := allKeys(ctx, rdb)
 	if err != nil {
 		return err
 	}
@@ -340,14 +351,14 @@ func (b *Bundle) Diff(ctx context.Context) error {
 		}
 		seen[k] = true
 		if want, ok := exp.Strings[k]; ok {
-			got, err := b.Redis.Get(ctx, k).Result()
+			got, err := rdb.Get(ctx, k).Result()
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
 			} else if !sameJSON(got, want) {
 				problems = append(problems, fmt.Sprintf("%s = %s, want %s", k, got, want))
 			}
 		} else if want, ok := exp.Hashes[k]; ok {
-			got, err := b.Redis.HGetAll(ctx, k).Result()
+			got, err := rdb.HGetAll(ctx, k).Result()
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
 			} else if !maps.Equal(got, want) {
@@ -358,7 +369,7 @@ func (b *Bundle) Diff(ctx context.Context) error {
 			continue
 		}
 		if ttl, ok := exp.TTL[k]; ok {
-			got := b.Redis.PTTL(ctx, k).Val()
+			got := rdb.PTTL(ctx, k).Val()
 			if got <= 0 || got > ttl {
 				problems = append(problems, fmt.Sprintf("%s: ttl %v, want (0, %v]", k, got, ttl))
 			}
