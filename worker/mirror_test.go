@@ -286,4 +286,3 @@ INSERT INTO keyed VALUES ('x', 1, 'v');`,
 	b.Exec(t, `UPDATE sub SET a2 = a2 || '!'; INSERT INTO keyed VALUES ('q', 4, NULL)`)
 	b.WaitMirror(t, converge)
 }
-

@@ -19,7 +19,6 @@ import (
 	"github.com/pgredis/pgredis/internal/testenv"
 )
 
-
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
