@@ -256,10 +256,14 @@ func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
 	}
 	rctx, rcancel := context.WithCancel(ctx)
 	lost := make(chan error, 1)
-	go func() { lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
+	received := make(chan struct{})
+	go func() { defer close(received); lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
+	// Receive must have returned before sess.Close (deferred above) uses
+	// the connection.
 	defer func() {
 		rcancel()
 		sess.Abandon()
+		<-received
 	}()
 	w.active.Store(true)
 	defer w.active.Store(false)

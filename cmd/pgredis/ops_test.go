@@ -19,8 +19,6 @@ import (
 	"github.com/pgredis/pgredis/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
-
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)

@@ -4,15 +4,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pgredis/pgredis/worker"
 )
+
+// redisLogger hands go-redis's internal messages to slog at debug level:
+// the errors they describe also reach pgredis as returned errors.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
+}
 
 func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 	specs, err := e.tables()
@@ -31,6 +41,9 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 	if err != nil {
 		return worker.Config{}, err
 	}
+	// go-redis logs dial failures itself, to stderr; route them through
+	// our logger so a failure is reported once, in our format.
+	redis.SetLogger(redisLogger{log})
 	host, _ := os.Hostname()
 	return worker.Config{
 		PG:              pgcfg,
