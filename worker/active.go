@@ -182,7 +182,7 @@ func (a *active) markDown(err error, downSince *time.Time, attempt *int, retry *
 func (a *active) fenced(ctx context.Context) error {
 	a.cfg.Metrics.applyError("fenced")
 	owner, err := a.cfg.Redis.Get(ctx, a.store.ownerKey).Result()
-	if err == nil && owner != "" {
+	if err == nil && owner != "" && owner != a.store.token {
 		return fmt.Errorf("another worker claimed the mirror (owner token %.8s...); standing down", owner)
 	}
 	a.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
