@@ -110,7 +110,9 @@ func (t Table) jsonExpr(alias string) string {
 // jsonbExpr is the plain rendering jsonExpr stands in for.
 func (t Table) jsonbExpr(alias string) string {
 	if t.Columns == nil {
-		return fmt.Sprintf("to_jsonb(%s)::text", alias)
+		// alias.* and not alias alone: a column named like the alias would
+		// win over the whole-row reference.
+		return fmt.Sprintf("to_jsonb(%s.*)::text", alias)
 	}
 	var objs []string
 	for start := 0; start < len(t.Value); start += 50 {

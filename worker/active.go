@@ -30,6 +30,8 @@ type active struct {
 	// redisDown is set while Redis fails; changes read meanwhile are
 	// dropped, since the reconcile that follows its return covers them.
 	redisDown bool
+	// log collects what the batch applies, for metrics and the status key.
+	log appliedLog
 }
 
 // oneShot makes a tenure a resync: reconcile the named tables, then apply
@@ -80,6 +82,7 @@ func (a *active) loop(ctx context.Context) error {
 						}
 						continue
 					}
+					a.cfg.Metrics.applyError(errorKind(err))
 					a.redisDown = true
 					downSince = time.Now()
 					log.Error("Redis is unavailable; changes will be reconciled when it is back", "error", err)
@@ -160,6 +163,7 @@ func (a *active) loop(ctx context.Context) error {
 }
 
 func (a *active) markDown(err error, downSince *time.Time, attempt *int, retry *time.Timer) {
+	a.cfg.Metrics.applyError(errorKind(err))
 	if !a.redisDown {
 		a.cfg.Logger.Error("Redis is unavailable; changes will be reconciled when it is back", "error", err)
 		*downSince = time.Now()
@@ -174,6 +178,7 @@ func (a *active) markDown(err error, downSince *time.Time, attempt *int, retry *
 // empty, flushed) the mirror is rebuilt; when another worker claimed it,
 // this one lost its lock without noticing yet and must stop applying.
 func (a *active) fenced(ctx context.Context) error {
+	a.cfg.Metrics.applyError("fenced")
 	owner, err := a.cfg.Redis.Get(ctx, a.store.ownerKey).Result()
 	if err == nil && owner != "" {
 		return fmt.Errorf("another worker claimed the mirror (owner token %.8s...); standing down", owner)
@@ -250,6 +255,7 @@ func (a *active) checkSession(ctx context.Context) error {
 
 // process applies a batch of notifications in order.
 func (a *active) process(ctx context.Context, batch []string) error {
+	a.log.reset()
 	for _, p := range batch {
 		m, err := notify.Decode(p)
 		if err != nil {
@@ -281,9 +287,14 @@ func (a *active) process(ctx context.Context, batch []string) error {
 			if err := a.change(ctx, t, c); err != nil {
 				return err
 			}
+			a.log.note(t.Table.String(), opName(c.Op), m.Stamp)
 		}
 	}
-	return a.flush(ctx)
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	a.committed(0)
+	return nil
 }
 
 func prefix(s string) string {
@@ -392,6 +403,7 @@ func (a *active) flush(ctx context.Context) error {
 		return err
 	}
 	a.pending.reset()
+	a.committed(len(writes))
 	return nil
 }
 
@@ -402,6 +414,8 @@ func (a *active) control(ctx context.Context, c *notify.Control) error {
 		if a.once != nil && c.ID == a.once.mark {
 			a.once.marked = true
 		}
+	case "beat":
+		return a.beat(ctx, c)
 	case "resync":
 		tables, err := a.pick(c.Tables)
 		if err != nil {

@@ -76,9 +76,10 @@ const (
 // own apply loop), so nothing moves under it in Redis. Batches go to Redis
 // concurrently: every key appears once in a snapshot, so their order does
 // not matter, and all of them are done before reconcile returns.
-func (w *active) reconcile(ctx context.Context, t *table, dry bool) (Report, error) {
+func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report, err error) {
 	start := time.Now()
-	rep := Report{Table: t.Table.String(), DryRun: dry}
+	rep = Report{Table: t.Table.String(), DryRun: dry}
+	defer func() { w.cfg.Metrics.reconciled(rep, err) }()
 	seen := newKeySet()
 	var written, unchanged atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
@@ -101,7 +102,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (Report, err
 			return nil
 		})
 	}
-	err := w.snapshot(gctx, t, seen, &rep, batches)
+	err = w.snapshot(gctx, t, seen, &rep, batches)
 	close(batches)
 	if gerr := g.Wait(); gerr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = gerr

@@ -113,10 +113,16 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 		return nil, err
 	}
 	rctx, rcancel := context.WithCancel(ctx)
-	defer rcancel()
 	lost := make(chan error, 1)
-	go func() { lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
-	defer sess.Abandon()
+	received := make(chan struct{})
+	go func() { defer close(received); lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
+	// Receive must have returned before sess.Close (deferred above) uses
+	// the connection.
+	defer func() {
+		rcancel()
+		sess.Abandon()
+		<-received
+	}()
 
 	id := newToken()
 	req := notify.Control{Kind: "resync", ID: id, DryRun: dryRun, Tables: names}

@@ -27,6 +27,7 @@ type Worker struct {
 	active atomic.Bool
 	errMu  sync.Mutex
 	err    error
+	mon    monitor
 }
 
 // New prepares a worker; Start connects.
@@ -135,6 +136,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
 	go w.run(runCtx)
+	w.startMonitor(runCtx)
 	return nil
 }
 
@@ -144,6 +146,7 @@ func (w *Worker) Stop() {
 	if w.cancel != nil {
 		w.cancel()
 		<-w.done
+		w.waitMonitor()
 	}
 }
 
@@ -253,10 +256,14 @@ func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
 	}
 	rctx, rcancel := context.WithCancel(ctx)
 	lost := make(chan error, 1)
-	go func() { lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
+	received := make(chan struct{})
+	go func() { defer close(received); lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
+	// Receive must have returned before sess.Close (deferred above) uses
+	// the connection.
 	defer func() {
 		rcancel()
 		sess.Abandon()
+		<-received
 	}()
 	w.active.Store(true)
 	defer w.active.Store(false)
