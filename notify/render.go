@@ -45,7 +45,14 @@ func (t Table) keyExpr(alias string) string {
 // format=json, or a JSON object of the columns' text output (NULLs left
 // out) for format=hash, which the worker turns into hash fields.
 func (t Table) valueExpr(alias string) string {
-	if t.Format == spec.FormatJSON {
+	switch {
+	case t.Format == spec.FormatJSON && t.Columns == nil:
+		// The trigger renders the whole row so a column added later is
+		// synced without a reinstall. alias.* and not alias alone: a
+		// column named like the alias would win over the whole-row
+		// reference.
+		return fmt.Sprintf("to_jsonb(%s.*)::text", alias)
+	case t.Format == spec.FormatJSON:
 		return t.jsonExpr(alias)
 	}
 	var objs []string
@@ -64,8 +71,8 @@ func (t Table) valueExpr(alias string) string {
 // jsonExpr renders the value columns as to_jsonb renders them, byte for
 // byte, but assembles the object itself: to_jsonb of a whole row looks up
 // every column's type output on every row and builds a jsonb only to print
-// it, which made it most of the trigger's cost on bulk statements and of
-// the reconcile's in PostgreSQL. The object's keys go in jsonb's order
+// it, about three times the cost (most of a bulk statement's trigger
+// cost, and of a reconcile's in PostgreSQL). The object's keys go in jsonb's order
 // (shorter first, then bytewise) with its separators; a column of a type
 // whose to_json text equals its to_jsonb text is rendered with to_json
 // (or its plain text output for integers), any other with to_jsonb.
@@ -170,6 +177,17 @@ func (t Table) fetchEntryExpr(alias string) string {
 		terms = append(terms, "octet_length("+v+")::text", "':'", v)
 	}
 	return strings.Join(terms, " || ")
+}
+
+// SnapshotSQL is RenderSQL for a reconcile: the same bytes, rendered the
+// cheaper way for the table's columns as the catalog has them now (t must
+// be freshly resolved), since whole-row values follow the table's shape.
+func (t Table) SnapshotSQL() string {
+	if t.Format != spec.FormatJSON {
+		return t.RenderSQL()
+	}
+	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r) x WHERE k IS NOT NULL",
+		t.keyExpr("r"), t.jsonExpr("r"), t.Ident())
 }
 
 // RenderSQL selects (key, value) for every row that has a key.

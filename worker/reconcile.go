@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgredis/pgredis/internal/spec"
+	"github.com/pgredis/pgredis/notify"
 )
 
 // Report is what a reconcile of one table found and did.
@@ -129,9 +130,20 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report,
 	return rep, err
 }
 
+// snapshotSQL renders the table the cheap way for its current columns
+// when they still fit its installed spec, and as installed otherwise (the
+// query then fails the way the trigger does, and is reported).
+func (w *active) snapshotSQL(ctx context.Context, t *table) string {
+	now, err := notify.Resolve(ctx, w.pool, []spec.Table{t.Table}, "")
+	if err != nil || now[0].Key.String() != t.Key.String() {
+		return t.RenderSQL
+	}
+	return now[0].SnapshotSQL()
+}
+
 // snapshot streams the table's rendered rows in batches.
 func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Report, batches chan<- [2][]string) error {
-	rows, err := w.pool.Query(ctx, t.RenderSQL)
+	rows, err := w.pool.Query(ctx, w.snapshotSQL(ctx, t))
 	if err != nil {
 		return fmt.Errorf("error reading table %s: %w", t.Table, err)
 	}
