@@ -103,7 +103,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report,
 			return nil
 		})
 	}
-	err = w.snapshot(gctx, t, seen, &rep, batches)
+	err = w.snapshot(gctx, t, seen, &rep, w.meter(ctx, t), batches)
 	close(batches)
 	if gerr := g.Wait(); gerr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = gerr
@@ -142,7 +142,7 @@ func (w *active) snapshotSQL(ctx context.Context, t *table) string {
 }
 
 // snapshot streams the table's rendered rows in batches.
-func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Report, batches chan<- [2][]string) error {
+func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Report, progress *meter, batches chan<- [2][]string) error {
 	rows, err := w.pool.Query(ctx, w.snapshotSQL(ctx, t))
 	if err != nil {
 		return fmt.Errorf("error reading table %s: %w", t.Table, err)
@@ -164,6 +164,7 @@ func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Repo
 			return fmt.Errorf("error reading table %s: %w", t.Table, err)
 		}
 		rep.Scanned++
+		progress.row(rep.Scanned)
 		seen.add(k)
 		keys, vals = append(keys, k), append(vals, v)
 		if len(keys) == reconcileBatch {
