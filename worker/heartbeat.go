@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/pgredis/pgredis/internal/spec"
 	"github.com/pgredis/pgredis/notify"
 )
 
@@ -28,6 +31,9 @@ type Health struct {
 	// through LISTEN and was applied in order with the changes around it.
 	LastBeat time.Time
 	Stopped  bool
+	// Unfit maps a table that no longer fits its installed spec (a column
+	// dropped or renamed since migrate up) to the reason.
+	Unfit map[string]string
 }
 
 // monitor probes both stores and, while the worker is active, sends
@@ -38,8 +44,9 @@ type Health struct {
 // applying (Redis stuck, the apply loop blocked) stops recording beats,
 // which readiness turns into a failure.
 type monitor struct {
-	id   string
-	done chan struct{}
+	id        string
+	done      chan struct{}
+	shapeNext time.Time
 
 	mu sync.Mutex
 	h  Health
@@ -89,11 +96,21 @@ func (w *Worker) probe(ctx context.Context) {
 		}
 	}
 	redisErr := w.cfg.Redis.Ping(pctx).Err()
+	var unfit map[string]string
+	shapeChecked := false
+	if pgErr == nil && time.Now().After(w.mon.shapeNext) {
+		unfit, shapeChecked = w.unfitTables(pctx), true
+		// The catalog is read every tenth probe: shapes change rarely.
+		w.mon.shapeNext = time.Now().Add(10 * w.cfg.HeartbeatInterval)
+	}
 	if ctx.Err() != nil {
 		return
 	}
 	w.mon.mu.Lock()
 	h := &w.mon.h
+	if shapeChecked {
+		h.Unfit = unfit
+	}
 	h.Probed = true
 	h.PostgresUp, h.PostgresErr = pgErr == nil, errString(pgErr)
 	h.RedisUp, h.RedisErr = redisErr == nil, errString(redisErr)
@@ -104,6 +121,21 @@ func (w *Worker) probe(ctx context.Context) {
 	snap := *h
 	w.mon.mu.Unlock()
 	w.cfg.Metrics.probed(snap, queue, pgErr == nil)
+}
+
+// unfitTables checks every installed table still renders as installed.
+func (w *Worker) unfitTables(ctx context.Context) map[string]string {
+	installed, err := notify.LoadInstalled(ctx, w.pool)
+	if err != nil {
+		return nil
+	}
+	unfit := map[string]string{}
+	for _, in := range installed {
+		if _, err := notify.Resolve(ctx, w.pool, []spec.Table{in.Table}, ""); err != nil {
+			unfit[in.Table.String()] = err.Error()
+		}
+	}
+	return unfit
 }
 
 func errString(err error) string {
@@ -142,6 +174,9 @@ func (w *Worker) Ready() error {
 		return fmt.Errorf("PostgreSQL unreachable: %s", h.PostgresErr)
 	case !h.RedisUp:
 		return fmt.Errorf("redis unreachable: %s", h.RedisErr)
+	}
+	if unfit := slices.Sorted(maps.Keys(h.Unfit)); len(unfit) > 0 {
+		return fmt.Errorf("table %s no longer fits its spec (%s): run pgredis migrate up with a fitting PGREDIS_TABLES", unfit[0], h.Unfit[unfit[0]])
 	}
 	if !h.Active {
 		return nil

@@ -175,3 +175,53 @@ func TestOpsEndpoints(t *testing.T) {
 	// exported (the stall above produced the error counts too).
 	checkDashboard(t, reg, "../../deploy/grafana/pgredis.json")
 }
+
+// TestUnfitTableReported: a column the spec names is dropped under a
+// running worker; /readyz and pgredis status name the table and the
+// column, and both recover once the table fits again.
+func TestUnfitTableReported(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := pgredistest.New(t, `CREATE TABLE t (id int PRIMARY KEY, v text, w text)`, "t columns=id,v")
+	reg, metrics := newRegistry()
+	cfg := b.Config(t)
+	cfg.Metrics = metrics
+	w := b.StartWorkerWith(t, cfg)
+	srv := httptest.NewServer(opsHandler(reg, w))
+	defer srv.Close()
+	readyz := func() (int, string) { return httpGet(t, srv.URL+"/readyz") }
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if code, body := readyz(); code != http.StatusOK {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	e := &env{DatabaseURL: b.DatabaseURL, RedisURL: b.RedisURL, StatePrefix: pgredistest.StatePrefix}
+
+	b.Exec(t, `ALTER TABLE t DROP COLUMN v`)
+	testenv.Eventually(t, 20*time.Second, func() error {
+		code, body := readyz()
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "public.t") || !strings.Contains(body, `"v"`) {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	var out strings.Builder
+	if err := writeStatus(ctx, e, false, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "table public.t: trigger installed (key=t:{id} format=json columns=id,v), NO LONGER FITS ITS SPEC") ||
+		!strings.Contains(out.String(), `"v"`) {
+		t.Fatalf("status:\n%s", out.String())
+	}
+
+	b.Exec(t, `ALTER TABLE t ADD COLUMN v text`)
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if code, body := readyz(); code != http.StatusOK {
+			return fmt.Errorf("/readyz %d %s", code, body)
+		}
+		return nil
+	})
+	b.Exec(t, `INSERT INTO t VALUES (1, 'w', 'v')`)
+	b.WaitMirror(t, 20*time.Second)
+}

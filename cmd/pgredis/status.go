@@ -26,9 +26,11 @@ type statusReport struct {
 type tableStatus struct {
 	Table string `json:"table"`
 	// Trigger is installed, missing or partial.
-	Trigger   string `json:"trigger"`
-	Triggers  int    `json:"triggers_installed"`
-	Spec      string `json:"spec,omitempty"`
+	Trigger  string `json:"trigger"`
+	Triggers int    `json:"triggers_installed"`
+	Spec     string `json:"spec,omitempty"`
+	// Unfit says why the table no longer fits its installed spec.
+	Unfit     string `json:"unfit,omitempty"`
 	Keys      *int64 `json:"keys,omitempty"`
 	KeysError string `json:"keys_error,omitempty"`
 }
@@ -131,6 +133,9 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 				st, key := in.Table, in.Key
 				st.Key = &key
 				ts.Spec = strings.TrimPrefix(st.Canonical(), st.Ident()+" ")
+				if _, err := notify.Resolve(ctx, conn, []spec.Table{in.Table}, ""); err != nil {
+					ts.Unfit = err.Error()
+				}
 				if rep.RedisError == "" {
 					keys, err := worker.CountKeys(rctx, rdb, in.Key)
 					if err != nil {
@@ -192,6 +197,9 @@ func printStatus(w io.Writer, rep *statusReport) {
 		line := fmt.Sprintf("table %s: %s", t.Table, state)
 		if t.Spec != "" {
 			line += " (" + t.Spec + ")"
+		}
+		if t.Unfit != "" {
+			line += ", NO LONGER FITS ITS SPEC: " + t.Unfit + " (run pgredis migrate up with a fitting PGREDIS_TABLES)"
 		}
 		switch {
 		case t.Keys != nil:
