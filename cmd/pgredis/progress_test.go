@@ -37,7 +37,7 @@ func progressLines(t *testing.T, log string) []map[string]any {
 func TestResyncProgressLogs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	const rows = 10000
+	const rows = 5000
 	b := pgredistest.New(t, `CREATE TABLE big (id int PRIMARY KEY, v text)`, "big")
 	b.Exec(t, fmt.Sprintf(`INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, %d) g; ANALYZE big`, rows))
 	e := &env{DatabaseURL: b.DatabaseURL, RedisURL: b.RedisURL, StatePrefix: pgredistest.StatePrefix, Tables: b.Tables,

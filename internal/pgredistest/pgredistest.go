@@ -166,7 +166,7 @@ func (b *Bundle) Config(t testing.TB) worker.Config {
 		CheckInterval: 100 * time.Millisecond,
 		MaxBackoff:    time.Second,
 
-		HeartbeatInterval: 100 * time.Millisecond,
+		HeartbeatInterval: 200 * time.Millisecond,
 	}
 }
 
