@@ -32,6 +32,8 @@ type active struct {
 	redisDown bool
 	// log collects what the batch applies, for metrics and the status key.
 	log appliedLog
+	// onProgress relays a requested resync's progress to the requester.
+	onProgress func(Progress)
 }
 
 // oneShot makes a tenure a resync: reconcile the named tables, then apply
@@ -180,7 +182,7 @@ func (a *active) markDown(err error, downSince *time.Time, attempt *int, retry *
 func (a *active) fenced(ctx context.Context) error {
 	a.cfg.Metrics.applyError("fenced")
 	owner, err := a.cfg.Redis.Get(ctx, a.store.ownerKey).Result()
-	if err == nil && owner != "" {
+	if err == nil && owner != "" && owner != a.store.token {
 		return fmt.Errorf("another worker claimed the mirror (owner token %.8s...); standing down", owner)
 	}
 	a.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
@@ -421,6 +423,8 @@ func (a *active) control(ctx context.Context, c *notify.Control) error {
 		if err != nil {
 			return a.reply(ctx, c.ID, replyMsg{Error: err.Error(), Done: true})
 		}
+		a.onProgress = func(p Progress) { _ = a.reply(ctx, c.ID, replyMsg{Progress: &p}) }
+		defer func() { a.onProgress = nil }()
 		for _, t := range tables {
 			rep, err := a.reconcile(ctx, t, c.DryRun)
 			if err != nil {
@@ -466,9 +470,10 @@ func (a *active) pick(names []string) ([]*table, error) {
 }
 
 type replyMsg struct {
-	Report *Report `json:"report,omitempty"`
-	Error  string  `json:"error,omitempty"`
-	Done   bool    `json:"done,omitempty"`
+	Report   *Report   `json:"report,omitempty"`
+	Progress *Progress `json:"progress,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Done     bool      `json:"done,omitempty"`
 }
 
 func (a *active) reply(ctx context.Context, id string, m replyMsg) error {
