@@ -70,7 +70,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (Report, err
 	seen := newKeySet()
 	rows, err := w.pool.Query(ctx, t.RenderSQL)
 	if err != nil {
-		return rep, fmt.Errorf("error reading table %s: %w", t.Table, err)
+		return rep, pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
 	}
 	defer rows.Close()
 	var keys, vals []string
@@ -93,7 +93,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (Report, err
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return rep, fmt.Errorf("error reading table %s: %w", t.Table, err)
+			return rep, pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
 		}
 		rep.Scanned++
 		seen.add(k)
@@ -105,7 +105,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (Report, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return rep, fmt.Errorf("error reading table %s: %w", t.Table, err)
+		return rep, pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
 	}
 	if err := flush(); err != nil {
 		return rep, err

@@ -63,22 +63,39 @@ func Migrate(ctx context.Context, url string) error {
 // pgredis migrate up would.
 func New(t testing.TB, ddl, tables string) *Bundle {
 	t.Helper()
+	return NewWith(t, Options{}, ddl, tables)
+}
+
+// Options points a bundle at servers of the test's own (a private
+// PostgreSQL or Redis to stop and restart); empty fields take a fresh
+// database on the shared servers.
+type Options struct {
+	// DatabaseURL must name a database migrated with Migrate.
+	DatabaseURL string
+	RedisURL    string
+}
+
+// NewWith is New on the servers opts names.
+func NewWith(t testing.TB, opts Options, ddl, tables string) *Bundle {
+	t.Helper()
 	ctx := context.Background()
-	b := &Bundle{
-		DatabaseURL: testenv.Database(t, "migrated", Migrate),
-		RedisURL:    testenv.Redis(t),
-		Tables:      tables,
+	b := &Bundle{DatabaseURL: opts.DatabaseURL, RedisURL: opts.RedisURL, Tables: tables}
+	if b.DatabaseURL == "" {
+		b.DatabaseURL = testenv.Database(t, "migrated", Migrate)
+	}
+	if b.RedisURL == "" {
+		b.RedisURL = testenv.Redis(t)
 	}
 	var err error
 	if b.PG, err = pgxpool.New(ctx, b.DatabaseURL); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.PG.Close)
-	opts, err := redis.ParseURL(b.RedisURL)
+	ropts, err := redis.ParseURL(b.RedisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Redis = redis.NewClient(opts)
+	b.Redis = redis.NewClient(ropts)
 	t.Cleanup(func() { b.Redis.Close() })
 	if ddl != "" {
 		b.Exec(t, ddl)
