@@ -29,7 +29,7 @@ type Worker struct {
 	// reconnect backoff starts over (only the run goroutine uses it).
 	settled bool
 	errMu   sync.Mutex
-	err    error
+	err     error
 }
 
 // New prepares a worker; Start connects.
