@@ -206,6 +206,7 @@ type outage struct {
 	attempt int
 	reason  string
 	logged  string
+	named   map[string]bool
 }
 
 // markDown enters (or stays in) Redis-down mode: changes are dropped until
@@ -222,13 +223,18 @@ func (a *active) markDown(err error) {
 	if errors.As(err, &te) {
 		tbl = te.table
 	}
-	if state := kind + "\x00" + tbl + "\x00" + fix; state != a.down.logged {
+	// Once per state, and once more for each table it names.
+	if state := kind + "\x00" + fix; state != a.down.logged || (tbl != "" && !a.down.named[tbl]) {
 		args := []any{"error", err, "fix", fix}
 		if tbl != "" {
 			args = append(args, "table", tbl)
 		}
 		a.cfg.Logger.Error("Redis is "+kind+"; changes will be reconciled when it accepts them again", args...)
+		if state != a.down.logged {
+			a.down.named = map[string]bool{}
+		}
 		a.down.logged = state
+		a.down.named[tbl] = true
 	}
 	if !a.redisDown && a.down.since.IsZero() {
 		a.down.since = time.Now()
