@@ -21,7 +21,7 @@ lint: ## gofmt, go vet and staticcheck
 unit: ## the whole suite against the local PostgreSQL and Redis, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test: lint unit ## what CI runs
+test: lint unit bench-smoke ## what CI runs
 
 fuzz: ## short runs of every fuzz target (seeds in testdata/fuzz)
 	$(GO) test ./internal/spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
@@ -64,6 +64,16 @@ demo: build ## shows pgredis working end to end on a scratch database
 	kill $$pid; wait $$pid || true; trap - EXIT; \
 	psql '$(DEMO_PG)' -qc 'DROP DATABASE IF EXISTS $(DEMO_DB) WITH (FORCE)'; redis-cli -u '$(DEMO_REDIS)' flushdb >/dev/null; \
 	echo; echo 'demo done: worker stopped, scratch database and Redis db 15 removed'
+
+# The benchmark works in a scratch database pgredis_bench_<pid> and Redis
+# database 14 (flushed before and after); see BENCHMARKS.md.
+BENCH_FLAGS ?=
+
+bench: build ## measures pgredis against its baselines at full size and prints one table (minutes)
+	$(GO) run ./cmd/pgredis-bench -pgredis bin/pgredis $(BENCH_FLAGS)
+
+bench-smoke: build ## the benchmark program at tiny sizes, so it cannot rot (seconds; figures mean nothing)
+	$(GO) run ./cmd/pgredis-bench -pgredis bin/pgredis -smoke
 
 clean:
 	rm -rf bin

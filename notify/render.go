@@ -46,7 +46,9 @@ func (t Table) keyExpr(alias string) string {
 // out) for format=hash, which the worker turns into hash fields.
 func (t Table) valueExpr(alias string) string {
 	if t.Format == spec.FormatJSON && t.Columns == nil {
-		return fmt.Sprintf("to_jsonb(%s)::text", alias)
+		// alias.* and not alias alone: a column named like the alias would
+		// win over the whole-row reference.
+		return fmt.Sprintf("to_jsonb(%s.*)::text", alias)
 	}
 	var objs []string
 	// jsonb_build_object takes at most 100 arguments.

@@ -36,6 +36,8 @@ type active struct {
 	retry     *time.Timer
 	// queued are control messages held back until the reconcile is done.
 	queued []string
+	// log collects what the batch applies, for metrics and the status key.
+	log appliedLog
 }
 
 // oneShot makes a tenure a resync: reconcile the named tables, then apply
@@ -213,6 +215,7 @@ type outage struct {
 // Redis answers again, then every table is reconciled. It logs once per
 // state change, not per retry, and backs off its retries.
 func (a *active) markDown(err error) {
+	a.cfg.Metrics.applyError(errorKind(err))
 	kind, fix := "unavailable", "the worker retries on its own"
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
@@ -286,6 +289,7 @@ func (e tableError) Unwrap() error { return e.err }
 // worker that had lost it without noticing yet, and this one reclaims;
 // otherwise this one is that worker and stands down.
 func (a *active) fenced(ctx context.Context) error {
+	a.cfg.Metrics.applyError("fenced")
 	owner, err := a.cfg.Redis.Get(ctx, a.store.ownerKey).Result()
 	if err == nil && owner != "" {
 		held, err := notify.LockHeldBy(ctx, a.pool, a.sess.PID())
@@ -378,6 +382,7 @@ func (a *active) checkSession(ctx context.Context) error {
 
 // process applies a batch of notifications in order.
 func (a *active) process(ctx context.Context, batch []string) error {
+	a.log.reset()
 	for i, p := range batch {
 		m, err := notify.Decode(p)
 		if err != nil {
@@ -409,9 +414,14 @@ func (a *active) process(ctx context.Context, batch []string) error {
 			if err := a.change(ctx, t, c); err != nil {
 				return err
 			}
+			a.log.note(t.Table.String(), opName(c.Op), m.Stamp)
 		}
 	}
-	return a.flush(ctx)
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	a.committed(0)
+	return nil
 }
 
 func prefix(s string) string {
@@ -524,6 +534,7 @@ func (a *active) flush(ctx context.Context) error {
 		return err
 	}
 	a.pending.reset()
+	a.committed(len(writes))
 	return nil
 }
 
@@ -534,6 +545,8 @@ func (a *active) control(ctx context.Context, c *notify.Control) error {
 		if a.once != nil && c.ID == a.once.mark {
 			a.once.marked = true
 		}
+	case "beat":
+		return a.beat(ctx, c)
 	case "resync":
 		tables, err := a.pick(c.Tables)
 		if err != nil {

@@ -43,6 +43,15 @@ type Config struct {
 	MaxBackoff time.Duration
 	// ApplicationName identifies the worker in pg_stat_activity.
 	ApplicationName string
+
+	// Metrics, when set, receives the worker's measurements.
+	Metrics *Metrics
+	// HeartbeatInterval is how often the worker probes both stores and,
+	// while active, sends a heartbeat through the pipeline.
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout is how long an active worker may go without a
+	// heartbeat applied before Ready fails.
+	HeartbeatTimeout time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -71,6 +80,8 @@ func (c *Config) setDefaults() error {
 	defDur(&c.CheckInterval, time.Second)
 	defDur(&c.IdlePing, 15*time.Second)
 	defDur(&c.MaxBackoff, 10*time.Second)
+	defDur(&c.HeartbeatInterval, time.Second)
+	defDur(&c.HeartbeatTimeout, 15*time.Second)
 	if c.ApplicationName == "" {
 		c.ApplicationName = "pgredis"
 	}

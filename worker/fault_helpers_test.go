@@ -233,3 +233,20 @@ func measured(t testing.TB, what string, d time.Duration) {
 	defer muMeasure.Unlock()
 	t.Logf("MEASURED %s: %v", what, d.Round(time.Millisecond))
 }
+
+// bundleAt is pgredistest.New on the given servers: an empty databaseURL
+// takes a fresh migrated database on the shared server, an empty redisURL
+// a Redis database of the shared server.
+func bundleAt(t testing.TB, databaseURL, redisURL string) *pgredistest.Bundle {
+	t.Helper()
+	if databaseURL == "" {
+		databaseURL = testenv.Database(t, "migrated", pgredistest.Migrate)
+	}
+	if redisURL == "" {
+		redisURL = testenv.Redis(t)
+	}
+	b := pgredistest.Open(t, databaseURL, redisURL, "")
+	b.Exec(t, faultDDL)
+	b.Install(t, faultTables)
+	return b
+}

@@ -115,7 +115,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	if err := pgredistest.Migrate(ctx, pg.URL("mirror")); err != nil {
 		t.Fatal(err)
 	}
-	b := pgredistest.NewWith(t, pgredistest.Options{DatabaseURL: pg.URL("mirror")}, faultDDL, faultTables)
+	b := bundleAt(t, pg.URL("mirror"), "")
 	cfg := b.Config(t)
 	var logs *pgredistest.Logs
 	cfg.Logger, logs = pgredistest.CaptureLogs(t)

@@ -71,7 +71,7 @@ func TestFaultWorkerSignals(t *testing.T) {
 func TestFaultWorkerSecondSignal(t *testing.T) {
 	t.Parallel()
 	r := testenv.StartRedis(t)
-	b := pgredistest.NewWith(t, pgredistest.Options{RedisURL: r.URL(0)}, faultDDL, faultTables)
+	b := bundleAt(t, "", r.URL(0))
 	p := startWorkerProc(t, b)
 	waitActiveProc(t, b, p, 20*time.Second)
 	b.WaitMirror(t, 30*time.Second)

@@ -17,7 +17,7 @@ import (
 func TestFaultRedisRestart(t *testing.T) {
 	t.Parallel()
 	r := testenv.StartRedis(t)
-	b := pgredistest.NewWith(t, pgredistest.Options{RedisURL: r.URL(0)}, faultDDL, faultTables)
+	b := bundleAt(t, "", r.URL(0))
 	cfg := b.Config(t)
 	var logs *pgredistest.Logs
 	cfg.Logger, logs = pgredistest.CaptureLogs(t)
@@ -79,7 +79,7 @@ func TestFaultRedisFlush(t *testing.T) {
 func TestRedisRefusesWrites(t *testing.T) {
 	t.Parallel()
 	r := testenv.StartRedis(t, "--maxmemory-policy", "noeviction")
-	b := pgredistest.NewWith(t, pgredistest.Options{RedisURL: r.URL(0)}, faultDDL, faultTables)
+	b := bundleAt(t, "", r.URL(0))
 	cfg := b.Config(t)
 	var logs *pgredistest.Logs
 	cfg.Logger, logs = pgredistest.CaptureLogs(t)

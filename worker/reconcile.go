@@ -64,9 +64,10 @@ const reconcileBatch = 1000
 // keys in the table's key pattern that no row rendered. The caller must be
 // the only writer of the mirror (the lock holder, between batches of its
 // own apply loop), so nothing moves under it in Redis.
-func (w *active) reconcile(ctx context.Context, t *table, dry bool) (Report, error) {
+func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report, err error) {
 	start := time.Now()
-	rep := Report{Table: t.Table.String(), DryRun: dry}
+	rep = Report{Table: t.Table.String(), DryRun: dry}
+	defer func() { w.cfg.Metrics.reconciled(rep, err) }()
 	seen := newKeySet()
 	rows, err := w.pool.Query(ctx, t.RenderSQL)
 	if err != nil {

@@ -30,6 +30,7 @@ type Worker struct {
 	settled bool
 	errMu   sync.Mutex
 	err     error
+	mon     monitor
 }
 
 // New prepares a worker; Start connects.
@@ -138,6 +139,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
 	go w.run(runCtx)
+	w.startMonitor(runCtx)
 	return nil
 }
 
@@ -147,6 +149,7 @@ func (w *Worker) Stop() {
 	if w.cancel != nil {
 		w.cancel()
 		<-w.done
+		w.waitMonitor()
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -28,6 +29,10 @@ type env struct {
 	StandbyPoll   time.Duration `envconfig:"PGREDIS_STANDBY_POLL" default:"1s"`
 	CheckInterval time.Duration `envconfig:"PGREDIS_CHECK_INTERVAL" default:"1s"`
 	StopTimeout   time.Duration `envconfig:"PGREDIS_STOP_TIMEOUT" default:"4s"`
+
+	HTTPAddr          string        `envconfig:"PGREDIS_HTTP_ADDR"`
+	HeartbeatInterval time.Duration `envconfig:"PGREDIS_HEARTBEAT_INTERVAL" default:"1s"`
+	HeartbeatTimeout  time.Duration `envconfig:"PGREDIS_HEARTBEAT_TIMEOUT" default:"15s"`
 }
 
 func loadEnv() (*env, error) {
@@ -79,7 +84,10 @@ func (e *env) tables() ([]spec.Table, error) {
 	return spec.Parse(e.Tables)
 }
 
-func (e *env) logger() (*slog.Logger, error) {
+func (e *env) logger() (*slog.Logger, error) { return e.loggerTo(os.Stderr) }
+
+// loggerTo builds the PGREDIS_LOG_FORMAT / PGREDIS_LOG_LEVEL logger on out.
+func (e *env) loggerTo(out io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(e.LogLevel)); err != nil {
 		return nil, fmt.Errorf("PGREDIS_LOG_LEVEL=%s: want debug, info, warn or error", e.LogLevel)
@@ -87,9 +95,9 @@ func (e *env) logger() (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch e.LogFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(out, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(out, opts)), nil
 	default:
 		return nil, fmt.Errorf("PGREDIS_LOG_FORMAT=%s: want text or json", e.LogFormat)
 	}

@@ -4,13 +4,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pgredis/pgredis/worker"
 )
+
+// redisLogger hands go-redis's internal messages to slog at debug level:
+// the errors they describe also reach pgredis as returned errors.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
+}
 
 func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 	specs, err := e.tables()
@@ -29,6 +41,9 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 	if err != nil {
 		return worker.Config{}, err
 	}
+	// go-redis logs dial failures itself, to stderr; route them through
+	// our logger so a failure is reported once, in our format.
+	redis.SetLogger(redisLogger{log})
 	host, _ := os.Hostname()
 	return worker.Config{
 		PG:              pgcfg,
@@ -40,6 +55,9 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 		StandbyPoll:     e.StandbyPoll,
 		CheckInterval:   e.CheckInterval,
 		ApplicationName: fmt.Sprintf("pgredis worker %s pid %d", host, os.Getpid()),
+
+		HeartbeatInterval: e.HeartbeatInterval,
+		HeartbeatTimeout:  e.HeartbeatTimeout,
 	}, nil
 }
 
@@ -57,9 +75,20 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cfg.Redis.Close()
+	var reg *prometheus.Registry
+	if e.HTTPAddr != "" {
+		reg, cfg.Metrics = newRegistry()
+	}
 	w, err := worker.New(cfg)
 	if err != nil {
 		return err
+	}
+	if e.HTTPAddr != "" {
+		stopHTTP, err := serveOps(ctx, e.HTTPAddr, opsHandler(reg, w), cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer stopHTTP()
 	}
 	// The worker's life ends with Stop below, after a signal, so it can
 	// finish cleanly instead of being cut off with the signal context.

@@ -41,6 +41,12 @@ type Bundle struct {
 	PG          *pgxpool.Pool
 	Redis       *redis.Client
 	Specs       []spec.Table
+	// Outside marks keys that are no table's (a test's unrelated keys):
+	// Diff neither expects nor flags them; the test checks them itself.
+	Outside func(key string) bool
+
+	newClient func() redis.UniversalClient
+	mirror    redis.UniversalClient
 }
 
 // Migrate applies pgredis's migrations to the database at url; it is the
@@ -63,45 +69,38 @@ func Migrate(ctx context.Context, url string) error {
 // pgredis migrate up would.
 func New(t testing.TB, ddl, tables string) *Bundle {
 	t.Helper()
-	return NewWith(t, Options{}, ddl, tables)
-}
-
-// Options points a bundle at servers of the test's own (a private
-// PostgreSQL or Redis to stop and restart); empty fields take a fresh
-// database on the shared servers.
-type Options struct {
-	// DatabaseURL must name a database migrated with Migrate.
-	DatabaseURL string
-	RedisURL    string
-}
-
-// NewWith is New on the servers opts names.
-func NewWith(t testing.TB, opts Options, ddl, tables string) *Bundle {
-	t.Helper()
-	ctx := context.Background()
-	b := &Bundle{DatabaseURL: opts.DatabaseURL, RedisURL: opts.RedisURL, Tables: tables}
-	if b.DatabaseURL == "" {
-		b.DatabaseURL = testenv.Database(t, "migrated", Migrate)
-	}
-	if b.RedisURL == "" {
-		b.RedisURL = testenv.Redis(t)
-	}
-	var err error
-	if b.PG, err = pgxpool.New(ctx, b.DatabaseURL); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.PG.Close)
-	ropts, err := redis.ParseURL(b.RedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Redis = redis.NewClient(ropts)
-	t.Cleanup(func() { b.Redis.Close() })
+	b := Open(t, testenv.Database(t, "migrated", Migrate), testenv.Redis(t), "")
 	if ddl != "" {
 		b.Exec(t, ddl)
 	}
 	if tables != "" {
 		b.Install(t, tables)
+	}
+	return b
+}
+
+// Open makes a bundle of an existing database and Redis database (set up
+// by a test, say through the pgredis binary); tables is the PGREDIS_TABLES
+// value Diff checks against.
+func Open(t testing.TB, databaseURL, redisURL, tables string) *Bundle {
+	t.Helper()
+	ctx := context.Background()
+	b := &Bundle{DatabaseURL: databaseURL, RedisURL: redisURL, Tables: tables}
+	var err error
+	if b.PG, err = pgxpool.New(ctx, b.DatabaseURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.PG.Close)
+	opts, err := redis.ParseURL(b.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Redis = redis.NewClient(opts)
+	t.Cleanup(func() { b.Redis.Close() })
+	if tables != "" {
+		if b.Specs, err = spec.Parse(tables); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return b
 }
@@ -142,11 +141,16 @@ func (b *Bundle) Config(t testing.TB) worker.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := redis.ParseURL(b.RedisURL)
-	if err != nil {
-		t.Fatal(err)
+	var rdb redis.UniversalClient
+	if b.newClient != nil {
+		rdb = b.newClient()
+	} else {
+		opts, err := redis.ParseURL(b.RedisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb = redis.NewClient(opts)
 	}
-	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 	level := slog.LevelWarn
 	if os.Getenv("PGREDIS_TEST_LOG") != "" {
@@ -161,6 +165,8 @@ func (b *Bundle) Config(t testing.TB) worker.Config {
 		StandbyPoll:   100 * time.Millisecond,
 		CheckInterval: 100 * time.Millisecond,
 		MaxBackoff:    time.Second,
+
+		HeartbeatInterval: 100 * time.Millisecond,
 	}
 }
 
@@ -237,7 +243,7 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 			valueCols = append(valueCols, c.Name)
 		}
 		// One query, so keys and values come from the same row.
-		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r), %s, %s FROM %s r", textCols(keyCols), textCols(valueCols), t.Ident()))
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r.*), %s, %s FROM %s r", textCols(keyCols), textCols(valueCols), t.Ident()))
 		if err != nil {
 			return exp, err
 		}
@@ -332,26 +338,27 @@ func (b *Bundle) Diff(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := b.Redis.Keys(ctx, "*").Result()
+	rdb := b.mirrorClient()
+	keys, err := allKeys(ctx, rdb)
 	if err != nil {
 		return err
 	}
 	var problems []string
 	seen := map[string]bool{}
 	for _, k := range keys {
-		if strings.HasPrefix(k, StatePrefix) {
+		if strings.HasPrefix(k, StatePrefix) || (b.Outside != nil && b.Outside(k)) {
 			continue
 		}
 		seen[k] = true
 		if want, ok := exp.Strings[k]; ok {
-			got, err := b.Redis.Get(ctx, k).Result()
+			got, err := rdb.Get(ctx, k).Result()
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
 			} else if !sameJSON(got, want) {
 				problems = append(problems, fmt.Sprintf("%s = %s, want %s", k, got, want))
 			}
 		} else if want, ok := exp.Hashes[k]; ok {
-			got, err := b.Redis.HGetAll(ctx, k).Result()
+			got, err := rdb.HGetAll(ctx, k).Result()
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %v", k, err))
 			} else if !maps.Equal(got, want) {
@@ -362,7 +369,7 @@ func (b *Bundle) Diff(ctx context.Context) error {
 			continue
 		}
 		if ttl, ok := exp.TTL[k]; ok {
-			got := b.Redis.PTTL(ctx, k).Val()
+			got := rdb.PTTL(ctx, k).Val()
 			if got <= 0 || got > ttl {
 				problems = append(problems, fmt.Sprintf("%s: ttl %v, want (0, %v]", k, got, ttl))
 			}

@@ -190,7 +190,7 @@ func splitQualified(s string) ([]string, error) {
 			if end < 0 {
 				end = len(s)
 			}
-			part, s = strings.ToLower(s[:end]), s[end:]
+			part, s = foldIdent(s[:end]), s[end:]
 		}
 		if part == "" {
 			return nil, fmt.Errorf("empty identifier in table name")
@@ -210,6 +210,19 @@ func splitQualified(s string) ([]string, error) {
 		}
 	}
 	return parts, nil
+}
+
+// foldIdent folds an unquoted identifier as PostgreSQL does in a UTF-8
+// database: ASCII letters only (strings.ToLower would also fold "Ü" and so
+// name a table that does not exist).
+func foldIdent(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // QuoteIdent quotes a PostgreSQL identifier.

@@ -12,12 +12,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 )
 
 // Main wraps testing.M so that servers and template databases that outlive a
 // single test (or that a test forgot) are gone when the test binary exits.
-func Main(m *testing.M) {
+// m is a *testing.M, or a wrapper whose Run does per-package setup and
+// teardown around it (Main exits, so nothing after it runs).
+func Main(m interface{ Run() int }) {
 	code := m.Run()
 	tracked.mu.Lock()
 	procs := tracked.procs

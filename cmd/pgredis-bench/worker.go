@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// workerProc is a running pgredis worker.
+type workerProc struct {
+	pid        int
+	reconciled chan struct{} // closed once every table was reconciled
+	done       chan error
+	mu         sync.Mutex
+	log        []string
+}
+
+func (b *bench) startWorker(ctx context.Context) (*workerProc, func(), error) {
+	cmd := b.pgredisCmd(context.WithoutCancel(ctx), "worker")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("error starting pgredis worker: %w", err)
+	}
+	w := &workerProc{pid: cmd.Process.Pid, reconciled: make(chan struct{}), done: make(chan error, 1)}
+	want := len(strings.Split(b.tables, ";"))
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		n := 0
+		for sc.Scan() {
+			w.mu.Lock()
+			w.log = append(w.log, sc.Text())
+			w.mu.Unlock()
+			if strings.Contains(sc.Text(), "table reconciled") {
+				if n++; n == want {
+					close(w.reconciled)
+				}
+			}
+		}
+		w.done <- cmd.Wait()
+	}()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-w.done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-w.done
+		}
+	}
+	select {
+	case <-w.reconciled:
+		return w, stop, nil
+	case err := <-w.done:
+		return nil, nil, fmt.Errorf("pgredis worker exited: %v: %s", err, w.tail())
+	case <-time.After(5 * time.Minute):
+		stop()
+		return nil, nil, fmt.Errorf("pgredis worker did not reconcile in time: %s", w.tail())
+	case <-ctx.Done():
+		stop()
+		return nil, nil, ctx.Err()
+	}
+}
+
+func (w *workerProc) tail() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.log[max(0, len(w.log)-10):], "\n")
+}
+
+// cpuTicks is the process's user+system time in clock ticks (1/100 s),
+// and its context switches summed over threads.
+func cpuTicks(pid int) (ticks, switches int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 of the whole line.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	for _, t := range tasks {
+		s, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(s), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				switches += n
+			}
+		}
+	}
+	return ut + st, switches, nil
+}
+
+func (b *bench) workerFigures(ctx context.Context) error {
+	if err := b.use(ctx, variants[1]); err != nil {
+		return err
+	}
+	w, stop, err := b.startWorker(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := b.idle(ctx, w); err != nil {
+		return err
+	}
+	if err := b.applyRate(ctx); err != nil {
+		return err
+	}
+	return b.lag(ctx)
+}
+
+func (b *bench) idle(ctx context.Context, w *workerProc) error {
+	// Let the start-up settle (the Go runtime's background work after the
+	// reconcile's allocations).
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	t0, s0, err := cpuTicks(w.pid)
+	if err != nil {
+		return err
+	}
+	if err := sleep(ctx, b.idleT); err != nil {
+		return err
+	}
+	t1, s1, err := cpuTicks(w.pid)
+	if err != nil {
+		return err
+	}
+	cpu := float64(t1-t0) / 100
+	b.add(result{
+		figure: fmt.Sprintf("idle worker, %s without writes", b.idleT), value: fmt.Sprintf("%.2f s CPU, %d wakeups", cpu, s1-s0),
+		baseline: "-", score: fmt.Sprintf("%.2f s", cpu), target: "< 0.05 s", met: met(cpu < 0.05),
+	})
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// applyRate times one INSERT ... SELECT into t2 and the worker catching
+// up with it after the commit.
+func (b *bench) applyRate(ctx context.Context) error {
+	var stmt, catchup []float64
+	for r := 0; r < b.runs; r++ {
+		if _, err := b.pool.Exec(ctx, "TRUNCATE t2"); err != nil {
+			return err
+		}
+		if err := b.waitKeys(ctx, func(n int64) bool { return n == 0 }, "t2:*"); err != nil {
+			return err
+		}
+		base, err := b.rdb.DBSize(ctx).Result()
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		if _, err := b.pool.Exec(ctx, fmt.Sprintf(`INSERT INTO t2 SELECT g, 'product ' || g, (g %% 1000) + 0.99, g %% 50, '2024-01-01'::timestamptz + g * interval '1 minute' FROM generate_series(1, %d) g`, b.apply)); err != nil {
+			return err
+		}
+		committed := time.Now()
+		deadline := committed.Add(2 * time.Minute)
+		for {
+			n, err := b.rdb.DBSize(ctx).Result()
+			if err != nil {
+				return err
+			}
+			if n >= base+int64(b.apply) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the worker applied %d of %d rows in 2 minutes", n-base, b.apply)
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+		stmt = append(stmt, committed.Sub(start).Seconds())
+		catchup = append(catchup, time.Since(committed).Seconds())
+		log.Printf("round %d: INSERT %.3f s, all keys in Redis %.3f s after commit", r+1, stmt[r], catchup[r])
+	}
+	s, c := median(stmt), median(catchup)
+	b.add(result{
+		figure: fmt.Sprintf("apply, INSERT ... SELECT %d rows: catch-up after commit", b.apply), value: secs(c), baseline: secs(s) + " (statement)",
+		score: fmt.Sprintf("%.2f", c/s), target: "<= 1.0", met: met(c/s <= 1.0),
+	})
+	rate := float64(b.apply) / c
+	b.add(result{
+		figure: "apply rate (rows / catch-up)", value: fmt.Sprintf("%.0f rows/s", rate), baseline: "-",
+		score: fmt.Sprintf("%.0f rows/s", rate), target: ">= 150000", met: met(rate >= 150000),
+	})
+	return nil
+}
+
+// waitKeys waits until the number of keys matching glob satisfies ok.
+func (b *bench) waitKeys(ctx context.Context, ok func(int64) bool, glob string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n int64
+		iter := b.rdb.Scan(ctx, 0, glob, 10000).Iterator()
+		for iter.Next(ctx) {
+			n++
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		if ok(n) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d keys match %s, still, after a minute", n, glob)
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// lag updates the probe row every 50 ms and times how long after the
+// commit Redis shows the new value, alternating periods with and without
+// a pgbench update load on t.
+func (b *bench) lag(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "pgredis-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "update.sql")
+	if err := os.WriteFile(script, fmt.Appendf(nil, "\\set id random(1, %d)\nUPDATE t SET price = price + 1, qty = qty + 1 WHERE id = :id;\n", b.rows), 0o644); err != nil {
+		return err
+	}
+	var idle, loaded []time.Duration
+	var loadTPS []float64
+	var v int64
+	for r := 0; r < b.runs; r++ {
+		for _, load := range rotate([]bool{false, true}, r) {
+			var tps float64
+			var perr error
+			var wg sync.WaitGroup
+			pctx, cancel := context.WithCancel(ctx)
+			if load {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tps, perr = b.pgbenchTPS(pctx, script, 2, b.lagT+time.Second)
+				}()
+				// Let pgbench connect and reach full speed.
+				_ = sleep(ctx, 500*time.Millisecond)
+			}
+			ds, err := b.probe(ctx, &v, b.lagT)
+			wg.Wait()
+			cancel()
+			if err != nil {
+				return err
+			}
+			if perr != nil {
+				return perr
+			}
+			if load {
+				loaded = append(loaded, ds...)
+				loadTPS = append(loadTPS, tps)
+			} else {
+				idle = append(idle, ds...)
+			}
+			log.Printf("round %d load=%v: p50 %s p99 %s max %s over %d probes", r+1, load, ms(percentile(ds, .5)), ms(percentile(ds, .99)), ms(percentile(ds, 1)), len(ds))
+		}
+	}
+	b.add(result{
+		figure: fmt.Sprintf("lag p99 under pgbench load (%.0f TPS)", median(loadTPS)), value: ms(percentile(loaded, .99)),
+		baseline: ms(percentile(idle, .99)) + " (idle)", score: ms(percentile(loaded, .99)), target: "<= 10 ms", met: met(percentile(loaded, .99) <= 10*time.Millisecond),
+	})
+	b.add(result{
+		figure: "lag p50 idle", value: ms(percentile(idle, .5)),
+		baseline: ms(percentile(loaded, .5)) + " (load)", score: ms(percentile(idle, .5)), target: "<= 2 ms", met: met(percentile(idle, .5) <= 2*time.Millisecond),
+	})
+	return nil
+}
+
+// probe updates the probe row every 50 ms for d and returns each lag.
+func (b *bench) probe(ctx context.Context, v *int64, d time.Duration) ([]time.Duration, error) {
+	var out []time.Duration
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		*v++
+		if _, err := b.pool.Exec(ctx, "UPDATE probe SET v = $1 WHERE id = 1", *v); err != nil {
+			return nil, err
+		}
+		committed := time.Now()
+		for {
+			s, err := b.rdb.Get(ctx, "probe:1").Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return nil, err
+			}
+			var row struct{ V int64 }
+			if s != "" {
+				if err := json.Unmarshal([]byte(s), &row); err != nil {
+					return nil, fmt.Errorf("probe:1 holds %q: %w", s, err)
+				}
+			}
+			if row.V >= *v {
+				break
+			}
+			if time.Since(committed) > 10*time.Second {
+				return nil, fmt.Errorf("probe value %d not in Redis 10 s after its commit", *v)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		out = append(out, time.Since(committed))
+	}
+	return out, nil
+}

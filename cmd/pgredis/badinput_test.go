@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pgredis/pgredis/internal/testenv"
+)
+
+// Guarantee 8: every bad input fails with one line on stderr naming the
+// problem, and changes nothing in PostgreSQL or Redis.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	const ddl = `
+CREATE TABLE users (id int PRIMARY KEY, name text);
+CREATE TABLE logs (at timestamptz, line text);
+CREATE TABLE orders (id int PRIMARY KEY, total numeric);
+INSERT INTO users VALUES (1, 'ann');
+INSERT INTO orders VALUES (1, 2);`
+	closedPort := testenv.FreePort(t)
+	type bad struct {
+		name string
+		env  map[string]string
+		// want is in the error of migrate up (or, for Redis problems, of
+		// worker and resync); wantRun that of worker and resync on a
+		// database where "users" was installed.
+		want, wantRun string
+	}
+	cases := []bad{
+		{"missing table", map[string]string{"PGREDIS_TABLES": "users; nosuch"}, "table public.nosuch does not exist", "nosuch has no pgredis trigger installed"},
+		{"no primary key", map[string]string{"PGREDIS_TABLES": "logs"}, "table public.logs has no primary key", "logs has no pgredis trigger installed"},
+		{"key names unknown column", map[string]string{"PGREDIS_TABLES": "users key=u:{nope}"}, `no column "nope" named in key=`, "is installed as"},
+		{"columns names unknown column", map[string]string{"PGREDIS_TABLES": "users columns=id,nope"}, `no column "nope" named in columns=`, "is installed as"},
+		{"unknown option", map[string]string{"PGREDIS_TABLES": "users colour=red"}, `unknown option "colour"`, `unknown option "colour"`},
+		{"unknown format", map[string]string{"PGREDIS_TABLES": "users format=xml"}, `unknown format "xml"`, `unknown format "xml"`},
+		{"malformed ttl", map[string]string{"PGREDIS_TABLES": "users ttl=10parsecs"}, "ttl=10parsecs is not a Go duration", "ttl=10parsecs is not a Go duration"},
+		{"colliding templates", map[string]string{"PGREDIS_TABLES": "users key=x:{id}; orders key=x:{id}:o"}, "could produce the same key", "is installed as"},
+		{"template under the state prefix", map[string]string{"PGREDIS_TABLES": "users key=pgredis:{id}"}, "PGREDIS_STATE_PREFIX", "is installed as"},
+		{"template under a custom state prefix", map[string]string{"PGREDIS_TABLES": "users", "PGREDIS_STATE_PREFIX": "users:"}, "PGREDIS_STATE_PREFIX", ""},
+		{"table not installed", map[string]string{"PGREDIS_TABLES": "users; orders"}, "", "orders has no pgredis trigger installed"},
+		{"malformed DATABASE_URL", map[string]string{"PGREDIS_TABLES": "users", "DATABASE_URL": "postgres://root@127.0.0.1:notaport/db"}, "DATABASE_URL", "DATABASE_URL"},
+		{"unreachable PostgreSQL", map[string]string{"PGREDIS_TABLES": "users", "DATABASE_URL": fmt.Sprintf("postgres://root@127.0.0.1:%d/db?sslmode=disable", closedPort)}, "PostgreSQL", "PostgreSQL"},
+		{"malformed REDIS_URL", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": "http://127.0.0.1:6379/0"}, "", "REDIS_URL"},
+		{"malformed REDIS_URL database", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": "redis://127.0.0.1:6379/notanumber"}, "", "REDIS_URL"},
+		{"unreachable Redis", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", closedPort)}, "", "Redis"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			// A database without pgredis: migrate up must not create it.
+			fresh := testenv.Database(t, "empty", nil)
+			exec1(t, connect(t, fresh), ddl)
+			// A database where "users" is installed: worker and resync
+			// must not start, nor write anything.
+			installed := testenv.Database(t, "empty", nil)
+			exec1(t, connect(t, installed), ddl)
+			redisURL := testenv.Redis(t)
+			mustRun(t, map[string]string{"DATABASE_URL": installed, "PGREDIS_TABLES": "users"}, "migrate", "up")
+			rdb := redisClient(t, redisURL)
+
+			env := func(db string) map[string]string {
+				e := map[string]string{"DATABASE_URL": db, "REDIS_URL": redisURL}
+				for k, v := range c.env {
+					e[k] = v
+				}
+				return e
+			}
+			if c.want != "" {
+				conn := connect(t, fresh)
+				before := catalog(t, conn)
+				requireOneLineError(t, pgredis(t, env(fresh), "migrate", "up"), c.want)
+				if after := catalog(t, conn); after != before {
+					t.Errorf("failed migrate up changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
+				}
+			}
+			if c.wantRun == "" {
+				return
+			}
+			conn := connect(t, installed)
+			before := catalog(t, conn)
+			for _, args := range [][]string{{"worker"}, {"resync"}, {"resync", "--dry-run"}} {
+				requireOneLineError(t, pgredis(t, env(installed), args...), c.wantRun)
+				if keys := rdb.Keys(t.Context(), "*").Val(); len(keys) != 0 {
+					t.Fatalf("failed %s wrote to Redis: %q", strings.Join(args, " "), keys)
+				}
+			}
+			if after := catalog(t, conn); after != before {
+				t.Errorf("failed worker/resync changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
+	}
+}

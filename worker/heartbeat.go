@@ -1,0 +1,199 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pgredis/pgredis/notify"
+)
+
+// Health is what the worker knows about itself, for readiness probes.
+type Health struct {
+	// Probed is false until the first probe of both stores finished.
+	Probed     bool
+	Active     bool
+	PostgresUp bool
+	RedisUp    bool
+	// PostgresErr and RedisErr are the last probe failures.
+	PostgresErr string
+	RedisErr    string
+	// ActiveSince is when the monitor first saw this tenure active.
+	ActiveSince time.Time
+	// LastBeat is when the active worker's last heartbeat came back
+	// through LISTEN and was applied in order with the changes around it.
+	LastBeat time.Time
+	Stopped  bool
+}
+
+// monitor probes both stores and, while the worker is active, sends
+// heartbeats through the whole pipeline: a NOTIFY on the change channel
+// from the pool, which the apply loop handles in order (after flushing
+// the changes before it, writing the status key through the fenced
+// store) and records. A worker connected to both stores but no longer
+// applying (Redis stuck, the apply loop blocked) stops recording beats,
+// which readiness turns into a failure.
+type monitor struct {
+	id   string
+	done chan struct{}
+
+	mu sync.Mutex
+	h  Health
+}
+
+func (w *Worker) startMonitor(ctx context.Context) {
+	w.mon.id = newToken()
+	w.mon.done = make(chan struct{})
+	go func() {
+		defer close(w.mon.done)
+		w.monitorLoop(ctx)
+	}()
+}
+
+func (w *Worker) waitMonitor() {
+	if w.mon.done != nil {
+		<-w.mon.done
+	}
+}
+
+func (w *Worker) monitorLoop(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		w.probe(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.done:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (w *Worker) probe(ctx context.Context) {
+	timeout := max(w.cfg.HeartbeatInterval, 2*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	active := w.Active()
+	var queue float64
+	pgErr := w.pool.QueryRow(pctx, "SELECT pg_notification_queue_usage()").Scan(&queue)
+	if pgErr == nil && active {
+		beat := notify.Control{Kind: "beat", ID: w.mon.id}
+		if _, pgErr = w.pool.Exec(pctx, "SELECT pg_notify($1, $2)", notify.Channel, beat.Encode()); pgErr == nil {
+			w.cfg.Metrics.beatSent()
+		}
+	}
+	redisErr := w.cfg.Redis.Ping(pctx).Err()
+	if ctx.Err() != nil {
+		return
+	}
+	w.mon.mu.Lock()
+	h := &w.mon.h
+	h.Probed = true
+	h.PostgresUp, h.PostgresErr = pgErr == nil, errString(pgErr)
+	h.RedisUp, h.RedisErr = redisErr == nil, errString(redisErr)
+	if active && !h.Active {
+		h.ActiveSince = time.Now()
+	}
+	h.Active = active
+	snap := *h
+	w.mon.mu.Unlock()
+	w.cfg.Metrics.probed(snap, queue, pgErr == nil)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// Health reports the worker's last probe and heartbeat.
+func (w *Worker) Health() Health {
+	w.mon.mu.Lock()
+	h := w.mon.h
+	w.mon.mu.Unlock()
+	h.Active = w.Active()
+	select {
+	case <-w.done:
+		h.Stopped = true
+	default:
+	}
+	return h
+}
+
+// Ready says why the worker is not ready, or nil: it must be connected to
+// both stores and, when active, have applied a heartbeat within
+// HeartbeatTimeout (counted from when it became active, so the initial
+// reconcile has that long). A healthy standby is ready.
+func (w *Worker) Ready() error {
+	h := w.Health()
+	switch {
+	case h.Stopped:
+		return errors.New("worker stopped")
+	case !h.Probed:
+		return errors.New("worker starting")
+	case !h.PostgresUp:
+		return fmt.Errorf("PostgreSQL unreachable: %s", h.PostgresErr)
+	case !h.RedisUp:
+		return fmt.Errorf("redis unreachable: %s", h.RedisErr)
+	}
+	if !h.Active {
+		return nil
+	}
+	base := h.ActiveSince
+	if h.LastBeat.After(base) {
+		base = h.LastBeat
+	}
+	if since := time.Since(base); !base.IsZero() && since > w.cfg.HeartbeatTimeout {
+		return fmt.Errorf("active but no heartbeat applied for %s (the apply loop is stalled or Redis refuses writes)", since.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// Status is the JSON the active worker keeps at <prefix>status for
+// pgredis status.
+type Status struct {
+	Worker string `json:"worker"`
+	Host   string `json:"host"`
+	PID    int    `json:"pid"`
+	// BeatAt is when the active worker last wrote this key.
+	BeatAt time.Time `json:"beat_at"`
+	// LastChangeAt is the trigger time of the newest change applied,
+	// LastAppliedAt when it was applied; their difference is the lag.
+	LastChangeAt  time.Time `json:"last_change_at,omitzero"`
+	LastAppliedAt time.Time `json:"last_applied_at,omitzero"`
+	LagSeconds    float64   `json:"lag_seconds"`
+}
+
+// StatusKey is where the active worker keeps its Status.
+func StatusKey(prefix string) string { return prefix + "status" }
+
+// beat handles a heartbeat that came back through LISTEN: the changes
+// before it are flushed, so writing the status key through the fenced
+// store proves Redis takes this worker's writes now.
+func (a *active) beat(ctx context.Context, c *notify.Control) error {
+	if c.ID != a.mon.id || a.once != nil {
+		return nil
+	}
+	now := time.Now()
+	host, _ := os.Hostname()
+	st := Status{Worker: a.cfg.ApplicationName, Host: host, PID: os.Getpid(), BeatAt: now.UTC(),
+		LastChangeAt: a.log.last.UTC(), LastAppliedAt: a.log.lastAt.UTC()}
+	if !a.log.last.IsZero() {
+		st.LagSeconds = a.log.lastAt.Sub(a.log.last).Seconds()
+	}
+	b, _ := json.Marshal(st)
+	if err := a.store.apply(ctx, []write{{key: StatusKey(a.cfg.StatePrefix), value: string(b)}}); err != nil {
+		return err
+	}
+	a.mon.mu.Lock()
+	a.mon.h.LastBeat = now
+	a.mon.mu.Unlock()
+	return nil
+}
