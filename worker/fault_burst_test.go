@@ -19,7 +19,7 @@ var burstRows = envInt("PGREDIS_TEST_BURST_ROWS", 1_000_000)
 // while it applies a burst of any size (README, guarantee 7): the burst
 // waits in PostgreSQL's notification queue, the worker holds at most
 // Buffer notifications read ahead plus one batch.
-const burstRSSBound = 100 << 20
+const burstRSSBound = 96 << 20
 
 // vm reads a Vm* line of /proc/<pid>/status, in bytes.
 func vm(t testing.TB, pid int, field string) int64 {
@@ -47,17 +47,17 @@ func vm(t testing.TB, pid int, field string) int64 {
 func TestFaultMillionRowUpdate(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	b := pgredistest.New(t, fmt.Sprintf(`CREATE TABLE big (id int PRIMARY KEY, n int NOT NULL);
-		INSERT INTO big SELECT g, 0 FROM generate_series(1, %d) g`, burstRows), "big")
+	b := pgredistest.New(t, `CREATE TABLE big (id int PRIMARY KEY, n int NOT NULL)`, "big")
 	p := startWorkerProc(t, b)
-	p.logs.Wait(t, 90*time.Second, "table reconciled", "table=public.big")
+	p.logs.Wait(t, 30*time.Second, "table reconciled", "table=public.big")
+	// Load the rows behind the triggers' back (replica mode fires none):
+	// Redis stays empty, and the burst below alone must fill it.
+	b.Exec(t, fmt.Sprintf(`SET session_replication_role = replica;
+		INSERT INTO big SELECT g, 0 FROM generate_series(1, %d) g;
+		RESET session_replication_role`, burstRows))
 	pid := p.cmd.Process.Pid
-	t.Logf("setup and first reconcile of %d rows: %v; worker peak RSS so far %d MiB", burstRows, time.Since(start).Round(time.Millisecond), vm(t, pid, "VmHWM")>>20)
-	// Reset the peak, to measure the burst alone.
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
-		t.Fatal(err)
-	}
 	before := vm(t, pid, "VmHWM")
+	t.Logf("setup: %v", time.Since(start).Round(time.Millisecond))
 
 	began := time.Now()
 	b.Exec(t, `UPDATE big SET n = n + 1`)
