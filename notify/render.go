@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,12 +22,10 @@ var Settings = [][2]string{
 	{"extra_float_digits", "1"},
 }
 
-// maxEntry bounds one entry so a chunk of entries plus header stays under
-// NOTIFY's 8000-byte payload limit; a larger row is sent by reference.
-const (
-	maxEntry   = 7600
-	chunkBytes = 3800
-)
+// maxEntry bounds one entry, and the entries packed into one
+// notification, so they plus the header stay under NOTIFY's 8000-byte
+// payload limit; a larger row is sent by reference.
+const maxEntry = 7600
 
 // keyExpr renders the row's Redis key; NULL when a key column is NULL.
 func (t Table) keyExpr(alias string) string {
@@ -45,10 +45,15 @@ func (t Table) keyExpr(alias string) string {
 // format=json, or a JSON object of the columns' text output (NULLs left
 // out) for format=hash, which the worker turns into hash fields.
 func (t Table) valueExpr(alias string) string {
-	if t.Format == spec.FormatJSON && t.Columns == nil {
-		// alias.* and not alias alone: a column named like the alias would
-		// win over the whole-row reference.
+	switch {
+	case t.Format == spec.FormatJSON && t.Columns == nil:
+		// The trigger renders the whole row so a column added later is
+		// synced without a reinstall. alias.* and not alias alone: a
+		// column named like the alias would win over the whole-row
+		// reference.
 		return fmt.Sprintf("to_jsonb(%s.*)::text", alias)
+	case t.Format == spec.FormatJSON:
+		return t.jsonExpr(alias)
 	}
 	var objs []string
 	// jsonb_build_object takes at most 100 arguments.
@@ -56,19 +61,112 @@ func (t Table) valueExpr(alias string) string {
 		end := min(start+50, len(t.Value))
 		var args []string
 		for _, c := range t.Value[start:end] {
-			ref := alias + "." + spec.QuoteIdent(c.Name)
-			if t.Format == spec.FormatHash {
-				ref = "(" + ref + ")::text"
-			}
-			args = append(args, spec.QuoteLiteral(c.Name), ref)
+			args = append(args, spec.QuoteLiteral(c.Name), "("+alias+"."+spec.QuoteIdent(c.Name)+")::text")
 		}
 		objs = append(objs, "jsonb_build_object("+strings.Join(args, ", ")+")")
 	}
-	expr := strings.Join(objs, " || ")
-	if t.Format == spec.FormatHash {
-		expr = "jsonb_strip_nulls(" + expr + ")"
+	return "jsonb_strip_nulls(" + strings.Join(objs, " || ") + ")::text"
+}
+
+// jsonExpr renders the value columns as to_jsonb renders them, byte for
+// byte, but assembles the object itself: to_jsonb of a whole row looks up
+// every column's type output on every row and builds a jsonb only to print
+// it, about three times the cost (most of a bulk statement's trigger
+// cost, and of a reconcile's in PostgreSQL). The object's keys go in jsonb's order
+// (shorter first, then bytewise) with its separators; a column of a type
+// whose to_json text equals its to_jsonb text is rendered with to_json
+// (or its plain text output for integers), any other with to_jsonb.
+func (t Table) jsonExpr(alias string) string {
+	cols := slices.Clone(t.Value)
+	for _, c := range cols {
+		if jsonEscape(c.Name) != c.Name {
+			// Leave unusual names to PostgreSQL's own escaping.
+			return t.jsonbExpr(alias)
+		}
 	}
-	return expr + "::text"
+	if len(cols) == 0 {
+		return "'{}'::text"
+	}
+	slices.SortFunc(cols, func(a, b Column) int {
+		if len(a.Name) != len(b.Name) {
+			return len(a.Name) - len(b.Name)
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	terms := make([]string, 0, 2*len(cols)+1)
+	for i, c := range cols {
+		sep := ", "
+		if i == 0 {
+			sep = "{"
+		}
+		terms = append(terms, spec.QuoteLiteral(sep+`"`+c.Name+`": `))
+		ref := alias + "." + spec.QuoteIdent(c.Name)
+		switch {
+		case jsonPlainTypes[baseType(c.Type)]:
+			terms = append(terms, "coalesce(("+ref+")::text, 'null')")
+		case jsonSameTypes[baseType(c.Type)]:
+			terms = append(terms, "coalesce(to_json("+ref+")::text, 'null')")
+		default:
+			terms = append(terms, "coalesce(to_jsonb("+ref+")::text, 'null')")
+		}
+	}
+	terms = append(terms, "'}'")
+	return "(" + strings.Join(terms, " || ") + ")"
+}
+
+// jsonbExpr is the plain rendering jsonExpr stands in for.
+func (t Table) jsonbExpr(alias string) string {
+	if t.Columns == nil {
+		// alias.* and not alias alone: a column named like the alias would
+		// win over the whole-row reference.
+		return fmt.Sprintf("to_jsonb(%s.*)::text", alias)
+	}
+	var objs []string
+	for start := 0; start < len(t.Value); start += 50 {
+		end := min(start+50, len(t.Value))
+		var args []string
+		for _, c := range t.Value[start:end] {
+			args = append(args, spec.QuoteLiteral(c.Name), alias+"."+spec.QuoteIdent(c.Name))
+		}
+		objs = append(objs, "jsonb_build_object("+strings.Join(args, ", ")+")")
+	}
+	return "(" + strings.Join(objs, " || ") + ")::text"
+}
+
+// jsonPlainTypes print as JSON numbers with their text output.
+var jsonPlainTypes = map[string]bool{"smallint": true, "integer": true, "bigint": true}
+
+// jsonSameTypes render the same with to_json as with to_jsonb (numeric's
+// NaN and infinities become strings with both; dates and timestamps go
+// through the same ISO encoder; strings through the same escaping).
+var jsonSameTypes = map[string]bool{
+	"numeric": true, "boolean": true, "text": true, "uuid": true, "character varying": true, "character": true,
+	"date": true, "timestamp without time zone": true, "timestamp with time zone": true,
+}
+
+// typmodRE matches a type modifier in format_type's output: numeric(12,2),
+// character varying(20) and timestamp(3) with time zone render as their
+// unmodified types do.
+var typmodRE = regexp.MustCompile(`\(\d+(,\d+)?\)`)
+
+func baseType(t string) string { return typmodRE.ReplaceAllString(t, "") }
+
+// jsonEscape escapes s as PostgreSQL's escape_json does.
+func jsonEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // fetchArgsExpr renders the key columns' text values as a fetch entry.
@@ -79,6 +177,17 @@ func (t Table) fetchEntryExpr(alias string) string {
 		terms = append(terms, "octet_length("+v+")::text", "':'", v)
 	}
 	return strings.Join(terms, " || ")
+}
+
+// SnapshotSQL is RenderSQL for a reconcile: the same bytes, rendered the
+// cheaper way for the table's columns as the catalog has them now (t must
+// be freshly resolved), since whole-row values follow the table's shape.
+func (t Table) SnapshotSQL() string {
+	if t.Format != spec.FormatJSON {
+		return t.RenderSQL()
+	}
+	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r) x WHERE k IS NOT NULL",
+		t.keyExpr("r"), t.jsonExpr("r"), t.Ident())
 }
 
 // RenderSQL selects (key, value) for every row that has a key.

@@ -35,8 +35,11 @@ func (t Table) setEntryExpr() string {
 	ELSE 'X0:' END`, maxEntry)
 }
 
+// setRows selects the set entries of rel's rows. OFFSET 0 keeps the
+// planner from inlining x into the CASE, which would render every row's
+// value up to three times.
 func (t Table) setRows(alias, rel string) string {
-	return fmt.Sprintf(`SELECT %s AS e FROM (SELECT %s AS k, %s AS v, %s AS f FROM %s %s) x WHERE x.k IS NOT NULL`,
+	return fmt.Sprintf(`SELECT %s AS e FROM (SELECT %s AS k, %s AS v, %s AS f FROM %s %s OFFSET 0) x WHERE x.k IS NOT NULL`,
 		t.setEntryExpr(), t.keyExpr(alias), t.valueExpr(alias), t.fetchEntryExpr(alias), rel, alias)
 }
 
@@ -44,32 +47,49 @@ func deleteEntries(keys string) string {
 	return fmt.Sprintf(`SELECT CASE WHEN octet_length(d.k) <= %d THEN 'D' || octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e FROM (%s) d(k) WHERE d.k IS NOT NULL`, maxEntry, keys)
 }
 
-// emit wraps an entries query (one text column e) into a statement that
-// sends them packed into as few notifications as fit: entries up to
-// chunkBytes share notifications of at most about 2*chunkBytes, larger ones
-// go alone.
+// emit is a PL/pgSQL block that sends the entries query's rows (one text
+// column) packed into as few notifications as fit under maxPayload. A
+// loop that appends to a buffer costs the writer far less than packing in
+// SQL (a running sum and a string_agg per chunk measured several times
+// slower for bulk statements, and more for single rows); see BENCHMARKS.md.
+// Every chunk of a statement holds other entries and the header carries
+// a per-statement sequence number, so no two payloads of a transaction
+// are equal and PostgreSQL drops none.
 func (t Table) emit(entries string) string {
-	return fmt.Sprintf(`WITH e AS (%s),
-m AS (SELECT e.e, octet_length(e.e) AS n FROM e),
-h AS (SELECT %s AS hdr)
-SELECT pg_notify(%s, h.hdr || c.body) FROM h CROSS JOIN (
-	SELECT string_agg(s.e, '') AS body FROM (SELECT m.e, sum(m.n) OVER (ROWS UNBOUNDED PRECEDING) - m.n AS off FROM m WHERE m.n <= %d) s GROUP BY s.off / %d
-	UNION ALL
-	SELECT m.e FROM m WHERE m.n > %d
-) c`, entries, header(t.Version()), spec.QuoteLiteral(Channel), chunkBytes, chunkBytes, chunkBytes)
+	send := fmt.Sprintf(`IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := %s;
+		END IF;
+		PERFORM pg_notify(%s, pgredis_hdr || pgredis_buf);`, header(t.Version()), spec.QuoteLiteral(Channel))
+	return fmt.Sprintf(`FOR pgredis_e IN %s
+	LOOP
+		IF octet_length(pgredis_buf) + octet_length(pgredis_e) > %d THEN
+		%s
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		%s
+	END IF`, entries, maxEntry, send, send)
 }
 
 // function wraps a body in a trigger function. The SET clauses pin the
 // rendering settings whatever the writer's session uses. The exception
 // handler keeps pgredis from ever failing the application's write (a
 // column dropped or renamed under the trigger, say): it asks the worker to
-// reconcile the table and says why.
+// reconcile the table and says why. variable_conflict keeps a column named
+// like one of the variables from breaking the function.
 func (t Table) function(op, body string) string {
 	var set []string
 	for _, s := range Settings {
 		set = append(set, fmt.Sprintf("SET %s TO %s", s[0], spec.QuoteLiteral(s[1])))
 	}
 	return fmt.Sprintf(`CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql %s AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
 BEGIN
 	%s;
 	RETURN NULL;
@@ -84,10 +104,13 @@ $pgredis$`, FuncName(t.Table, op), strings.Join(set, " "), body, spec.QuoteLiter
 // InstallSQL returns the statements that (re)install the table's trigger
 // functions and triggers. They are idempotent.
 func (t Table) InstallSQL() []string {
-	ins := "PERFORM 1 FROM (" + t.emit(t.setRows("n", "pgredis_new")) + ") q"
-	upd := "PERFORM 1 FROM (" + t.emit(t.setRows("n", "pgredis_new")+"\n\tUNION ALL\n\t"+
-		deleteEntries(fmt.Sprintf("SELECT %s FROM pgredis_old o EXCEPT SELECT %s FROM pgredis_new n", t.keyExpr("o"), t.keyExpr("n")))) + ") q"
-	del := "PERFORM 1 FROM (" + t.emit(deleteEntries(fmt.Sprintf("SELECT %s FROM pgredis_old o", t.keyExpr("o")))) + ") q"
+	ins := t.emit(t.setRows("n", "pgredis_new"))
+	// EXCEPT rather than NOT EXISTS: the plan is cached from the first
+	// call, and a hashed set operation stays linear whatever the row
+	// counts, where an anti-join planned for one row would not.
+	upd := t.emit(t.setRows("n", "pgredis_new") + "\n\tUNION ALL\n\t" +
+		deleteEntries(fmt.Sprintf("SELECT %s FROM pgredis_old o EXCEPT SELECT %s FROM pgredis_new n", t.keyExpr("o"), t.keyExpr("n"))))
+	del := t.emit(deleteEntries(fmt.Sprintf("SELECT %s FROM pgredis_old o", t.keyExpr("o"))))
 	trunc := fmt.Sprintf("PERFORM pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
 	tbl := t.Ident()
 	return []string{

@@ -38,6 +38,8 @@ type active struct {
 	queued []string
 	// log collects what the batch applies, for metrics and the status key.
 	log appliedLog
+	// onProgress relays a requested resync's progress to the requester.
+	onProgress func(Progress)
 }
 
 // oneShot makes a tenure a resync: reconcile the named tables, then apply
@@ -552,6 +554,8 @@ func (a *active) control(ctx context.Context, c *notify.Control) error {
 		if err != nil {
 			return a.reply(ctx, c.ID, replyMsg{Error: err.Error(), Done: true})
 		}
+		a.onProgress = func(p Progress) { _ = a.reply(ctx, c.ID, replyMsg{Progress: &p}) }
+		defer func() { a.onProgress = nil }()
 		for _, t := range tables {
 			rep, err := a.reconcile(ctx, t, c.DryRun)
 			if err != nil {
@@ -597,9 +601,10 @@ func (a *active) pick(names []string) ([]*table, error) {
 }
 
 type replyMsg struct {
-	Report *Report `json:"report,omitempty"`
-	Error  string  `json:"error,omitempty"`
-	Done   bool    `json:"done,omitempty"`
+	Report   *Report   `json:"report,omitempty"`
+	Progress *Progress `json:"progress,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Done     bool      `json:"done,omitempty"`
 }
 
 func (a *active) reply(ctx context.Context, id string, m replyMsg) error {

@@ -52,6 +52,10 @@ type Config struct {
 	// HeartbeatTimeout is how long an active worker may go without a
 	// heartbeat applied before Ready fails.
 	HeartbeatTimeout time.Duration
+	// Progress receives a long reconcile's progress every
+	// ProgressInterval; nil logs it.
+	Progress         func(Progress)
+	ProgressInterval time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -82,6 +86,7 @@ func (c *Config) setDefaults() error {
 	defDur(&c.MaxBackoff, 10*time.Second)
 	defDur(&c.HeartbeatInterval, time.Second)
 	defDur(&c.HeartbeatTimeout, 15*time.Second)
+	defDur(&c.ProgressInterval, 5*time.Second)
 	if c.ApplicationName == "" {
 		c.ApplicationName = "pgredis"
 	}

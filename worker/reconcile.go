@@ -3,13 +3,18 @@ package worker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pgredis/pgredis/internal/spec"
+	"github.com/pgredis/pgredis/notify"
 )
 
 // Report is what a reconcile of one table found and did.
@@ -57,58 +62,54 @@ func (s *keySet) has(k string) bool {
 	return ok
 }
 
-const reconcileBatch = 1000
+const (
+	reconcileBatch = 1000
+	// reconcileConns batches are diffed and written at once, on as many
+	// Redis connections, while the snapshot keeps streaming: a reconcile
+	// is otherwise a series of round trips each waiting for the last.
+	reconcileConns = 4
+)
 
 // reconcile makes the table's keys equal the table: it streams the table's
 // rendered rows, writes the keys whose value differs, then deletes the
 // keys in the table's key pattern that no row rendered. The caller must be
 // the only writer of the mirror (the lock holder, between batches of its
-// own apply loop), so nothing moves under it in Redis.
+// own apply loop), so nothing moves under it in Redis. Batches go to Redis
+// concurrently: every key appears once in a snapshot, so their order does
+// not matter, and all of them are done before reconcile returns.
 func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report, err error) {
 	start := time.Now()
 	rep = Report{Table: t.Table.String(), DryRun: dry}
 	defer func() { w.cfg.Metrics.reconciled(rep, err) }()
 	seen := newKeySet()
-	rows, err := w.pool.Query(ctx, t.RenderSQL)
-	if err != nil {
-		return rep, pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
-	}
-	defer rows.Close()
-	var keys, vals []string
-	flush := func() error {
-		if len(keys) == 0 {
-			return nil
-		}
-		writes, err := w.diff(ctx, t, keys, vals)
-		if err != nil {
-			return err
-		}
-		rep.Written += int64(len(writes))
-		rep.Unchanged += int64(len(keys) - len(writes))
-		keys, vals = keys[:0], vals[:0]
-		if dry {
-			return nil
-		}
-		return w.store.apply(ctx, writes)
-	}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return rep, pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
-		}
-		rep.Scanned++
-		seen.add(k)
-		keys, vals = append(keys, k), append(vals, v)
-		if len(keys) == reconcileBatch {
-			if err := flush(); err != nil {
-				return rep, err
+	var written, unchanged atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan [2][]string, reconcileConns)
+	for range reconcileConns {
+		g.Go(func() error {
+			for b := range batches {
+				writes, err := w.diff(gctx, t, b[0], b[1])
+				if err != nil {
+					return err
+				}
+				written.Add(int64(len(writes)))
+				unchanged.Add(int64(len(b[0]) - len(writes)))
+				if !dry {
+					if err := w.store.apply(gctx, writes); err != nil {
+						return err
+					}
+				}
 			}
-		}
+			return nil
+		})
 	}
-	if err := rows.Err(); err != nil {
-		return rep, pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
+	err = w.snapshot(gctx, t, seen, &rep, w.meter(ctx, t), batches)
+	close(batches)
+	if gerr := g.Wait(); gerr != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = gerr
 	}
-	if err := flush(); err != nil {
+	rep.Written, rep.Unchanged = written.Load(), unchanged.Load()
+	if err != nil {
 		return rep, err
 	}
 	seen.seal()
@@ -127,6 +128,58 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report,
 	})
 	rep.Duration = time.Since(start)
 	return rep, err
+}
+
+// snapshotSQL renders the table the cheap way for its current columns
+// when they still fit its installed spec, and as installed otherwise (the
+// query then fails the way the trigger does, and is reported).
+func (w *active) snapshotSQL(ctx context.Context, t *table) string {
+	now, err := notify.Resolve(ctx, w.pool, []spec.Table{t.Table}, "")
+	if err != nil || now[0].Key.String() != t.Key.String() {
+		return t.RenderSQL
+	}
+	return now[0].SnapshotSQL()
+}
+
+// snapshot streams the table's rendered rows in batches.
+func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Report, progress *meter, batches chan<- [2][]string) error {
+	rows, err := w.pool.Query(ctx, w.snapshotSQL(ctx, t))
+	if err != nil {
+		return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
+	}
+	defer rows.Close()
+	keys, vals := make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
+	send := func() error {
+		select {
+		case batches <- [2][]string{keys, vals}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		keys, vals = make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
+		return nil
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
+		}
+		rep.Scanned++
+		progress.row(rep.Scanned)
+		seen.add(k)
+		keys, vals = append(keys, k), append(vals, v)
+		if len(keys) == reconcileBatch {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
+	}
+	if len(keys) > 0 {
+		return send()
+	}
+	return nil
 }
 
 // diff returns the writes that make keys hold vals.

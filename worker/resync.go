@@ -158,6 +158,9 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 			if err := json.Unmarshal([]byte(body), &m); err != nil {
 				return reports, fmt.Errorf("unreadable reply from the worker: %w", err)
 			}
+			if m.Progress != nil && w.cfg.Progress != nil {
+				w.cfg.Progress(*m.Progress)
+			}
 			if m.Report != nil {
 				reports = append(reports, *m.Report)
 				if progress != nil {

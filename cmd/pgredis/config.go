@@ -34,6 +34,7 @@ type env struct {
 	HTTPAddr          string        `envconfig:"PGREDIS_HTTP_ADDR"`
 	HeartbeatInterval time.Duration `envconfig:"PGREDIS_HEARTBEAT_INTERVAL" default:"1s"`
 	HeartbeatTimeout  time.Duration `envconfig:"PGREDIS_HEARTBEAT_TIMEOUT" default:"15s"`
+	ProgressInterval  time.Duration `envconfig:"PGREDIS_PROGRESS_INTERVAL" default:"5s"`
 }
 
 func loadEnv() (*env, error) {

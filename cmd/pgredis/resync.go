@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/pgredis/pgredis/worker"
@@ -19,13 +20,29 @@ func runResync(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return resync(ctx, e, fs.Args(), *dry, stdout, os.Stderr, isTerminal(os.Stderr))
+}
+
+// resync runs the resync; progress goes to stderr, drawn in place when
+// it is a terminal.
+func resync(ctx context.Context, e *env, names []string, dry bool, stdout, stderr io.Writer, tty bool) error {
 	cfg, err := workerConfig(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer cfg.Redis.Close()
+	if cfg.Logger, err = e.loggerTo(stderr); err != nil {
+		return err
+	}
+	progress := &progressPrinter{out: stderr, tty: tty, log: cfg.Logger}
+	cfg.Progress, cfg.ProgressInterval = progress.show, e.ProgressInterval
+	if tty {
+		cfg.ProgressInterval = 250 * time.Millisecond
+	}
+	defer progress.clear()
 	var failed int
-	_, err = worker.Resync(ctx, cfg, fs.Args(), *dry, func(r worker.Report) {
+	_, err = worker.Resync(ctx, cfg, names, dry, func(r worker.Report) {
+		progress.clear()
 		verb := "written"
 		if r.DryRun {
 			verb = "to write"

@@ -59,6 +59,7 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 
 		HeartbeatInterval: e.HeartbeatInterval,
 		HeartbeatTimeout:  e.HeartbeatTimeout,
+		ProgressInterval:  e.ProgressInterval,
 	}, nil
 }
 

@@ -1,0 +1,80 @@
+package worker
+
+import (
+	"context"
+	"time"
+)
+
+// Progress is how far a reconcile got through a table.
+type Progress struct {
+	Table string `json:"table"`
+	Done  int64  `json:"rows_done"`
+	// Total estimates the table's rows (pg_class.reltuples); -1 when
+	// PostgreSQL has no estimate yet (never analyzed).
+	Total   int64         `json:"rows_total"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// Rate is rows per second so far.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Done) / p.Elapsed.Seconds()
+}
+
+// ETA estimates the time left; negative when unknown.
+func (p Progress) ETA() time.Duration {
+	r := p.Rate()
+	if p.Total < 0 || r <= 0 {
+		return -1
+	}
+	left := max(p.Total-p.Done, 0)
+	return time.Duration(float64(left) / r * float64(time.Second))
+}
+
+// meter reports a reconcile's progress every ProgressInterval: to the
+// resync that asked for it, to Config.Progress, or else as a log line.
+type meter struct {
+	fn    func(Progress)
+	p     Progress
+	start time.Time
+	next  time.Time
+	every time.Duration
+}
+
+func (a *active) meter(ctx context.Context, t *table) *meter {
+	fn := a.onProgress
+	if fn == nil {
+		fn = a.cfg.Progress
+	}
+	if fn == nil {
+		log := a.cfg.Logger
+		fn = func(p Progress) {
+			log.Info("reconciling table", "table", p.Table, "rows_done", p.Done, "rows_total", p.Total,
+				"rows_per_second", int64(p.Rate()), "eta", p.ETA().Round(time.Second).String())
+		}
+	}
+	m := &meter{fn: fn, p: Progress{Table: t.Table.String(), Total: -1}, start: time.Now(), every: a.cfg.ProgressInterval}
+	m.next = m.start.Add(m.every)
+	var est float64
+	if err := a.pool.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", t.Table.Ident()).Scan(&est); err == nil && est >= 0 {
+		m.p.Total = int64(est)
+	}
+	return m
+}
+
+// row counts rows read so far; it reports when the interval passed.
+func (m *meter) row(done int64) {
+	if done&255 != 0 {
+		return
+	}
+	if now := time.Now(); now.After(m.next) {
+		m.p.Done, m.p.Elapsed = done, now.Sub(m.start)
+		if m.p.Total >= 0 && done > m.p.Total {
+			m.p.Total = done
+		}
+		m.fn(m.p)
+		m.next = now.Add(m.every)
+	}
+}
