@@ -119,3 +119,26 @@ func TestRedisRefusesWrites(t *testing.T) {
 	b.WaitMirror(t, 30*time.Second)
 	logs.Wait(t, 10*time.Second, "Redis is back")
 }
+
+// A value over Redis's proto-max-bulk-len is refused: one log line naming
+// the table and the fix, retries with backoff, and the mirror converges
+// once the limit is raised.
+func TestRedisRefusesLargeValue(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t, "--proto-max-bulk-len", "1mb")
+	b := bundleAt(t, "", r.URL(0))
+	cfg := b.Config(t)
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+	b.Exec(t, `UPDATE acct SET note = repeat('y', 1200000) WHERE id = 5`)
+	line := logs.Wait(t, 20*time.Second, "Redis is refusing writes", "table=public.acct")
+	if !strings.Contains(line, "proto-max-bulk-len") {
+		t.Fatalf("log line lacks the fix: %s", line)
+	}
+	if err := b.Redis.ConfigSet(context.Background(), "proto-max-bulk-len", "64mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitMirror(t, 30*time.Second)
+}
