@@ -293,7 +293,9 @@ func (e tableError) Unwrap() error { return e.err }
 func (a *active) fenced(ctx context.Context) error {
 	a.cfg.Metrics.applyError("fenced")
 	owner, err := a.cfg.Redis.Get(ctx, a.store.ownerKey).Result()
-	if err == nil && owner != "" {
+	// The token is ours when only some of a cluster's per-slot owner keys
+	// were lost: that is a rebuild too.
+	if err == nil && owner != "" && owner != a.store.token {
 		held, err := notify.LockHeldBy(ctx, a.pool, a.sess.PID())
 		if err != nil {
 			return pgErr(err)

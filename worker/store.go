@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -83,6 +84,11 @@ func newToken() string {
 // claim makes this worker the mirror's owner. Only the lock holder calls it.
 func (s *store) claim(ctx context.Context) error {
 	s.token = newToken()
+	if c, ok := s.cluster(); ok {
+		if err := s.claimSlots(ctx, c); err != nil {
+			return err
+		}
+	}
 	if err := s.rdb.Set(ctx, s.ownerKey, s.token, 0).Err(); err != nil {
 		return fmt.Errorf("error claiming the mirror in Redis: %w", err)
 	}
@@ -98,6 +104,9 @@ func (s *store) owned(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if c, ok := s.cluster(); ok && v == s.token {
+		return s.ownedSlots(ctx, c)
+	}
 	return v == s.token, nil
 }
 
@@ -109,13 +118,22 @@ func (s *store) apply(ctx context.Context, writes []write) error {
 	if len(writes) == 0 {
 		return nil
 	}
+	if c, ok := s.cluster(); ok {
+		return s.applySlots(ctx, c, writes)
+	}
 	pipe := s.rdb.Pipeline()
+	return s.execScripts(ctx, pipe, s.queueScripts(ctx, pipe, s.ownerKey, writes))
+}
+
+// queueScripts queues the fenced script for writes, in calls of at most
+// maxScriptKeys keys.
+func (s *store) queueScripts(ctx context.Context, pipe redis.Pipeliner, ownerKey string, writes []write) []*redis.Cmd {
 	var cmds []*redis.Cmd
 	for start := 0; start < len(writes); start += maxScriptKeys {
 		chunk := writes[start:min(start+maxScriptKeys, len(writes))]
 		keys := make([]string, 0, len(chunk)+1)
 		args := make([]any, 0, 3*len(chunk)+1)
-		keys = append(keys, s.ownerKey)
+		keys = append(keys, ownerKey)
 		args = append(args, s.token)
 		for _, w := range chunk {
 			keys = append(keys, w.key)
@@ -134,6 +152,10 @@ func (s *store) apply(ctx context.Context, writes []write) error {
 		}
 		cmds = append(cmds, pipe.Eval(ctx, applyScript, keys, args...))
 	}
+	return cmds
+}
+
+func (s *store) execScripts(ctx context.Context, pipe redis.Pipeliner, cmds []*redis.Cmd) error {
 	_, err := pipe.Exec(ctx)
 	for _, c := range cmds {
 		if cerr := c.Err(); cerr != nil && strings.Contains(cerr.Error(), "PGREDIS_FENCED") {
@@ -149,6 +171,9 @@ func (s *store) apply(ctx context.Context, writes []write) error {
 // readStrings returns the keys' string values; ok[i] is false for a key
 // that is missing or not a string.
 func (s *store) readStrings(ctx context.Context, keys []string) (vals []string, ok []bool, err error) {
+	if _, cluster := s.cluster(); cluster {
+		return s.readStringsEach(ctx, keys)
+	}
 	res, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, nil, fmt.Errorf("error reading from Redis: %w", err)
@@ -227,6 +252,15 @@ func (s *store) scan(ctx context.Context, glob string, fn func([]string) error) 
 	}
 	switch c := s.rdb.(type) {
 	case *redis.ClusterClient:
+		// ForEachMaster scans the masters concurrently; fn is not safe
+		// for that (it counts and writes), so calls take turns.
+		var mu sync.Mutex
+		unlocked := fn
+		fn = func(keys []string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return unlocked(keys)
+		}
 		return c.ForEachMaster(ctx, scanOne)
 	case *redis.Client:
 		return scanOne(ctx, c)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kelseyhightower/envconfig"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/pgredis/pgredis/internal/spec"
 )
@@ -35,6 +34,12 @@ type env struct {
 	HeartbeatInterval time.Duration `envconfig:"PGREDIS_HEARTBEAT_INTERVAL" default:"1s"`
 	HeartbeatTimeout  time.Duration `envconfig:"PGREDIS_HEARTBEAT_TIMEOUT" default:"15s"`
 	ProgressInterval  time.Duration `envconfig:"PGREDIS_PROGRESS_INTERVAL" default:"5s"`
+
+	RedisCluster     bool   `envconfig:"PGREDIS_REDIS_CLUSTER"`
+	SentinelMaster   string `envconfig:"PGREDIS_REDIS_SENTINEL_MASTER"`
+	SentinelAddrs    string `envconfig:"PGREDIS_REDIS_SENTINEL_ADDRS"`
+	SentinelPassword string `envconfig:"PGREDIS_REDIS_SENTINEL_PASSWORD"`
+	RedisCACert      string `envconfig:"PGREDIS_REDIS_CA_CERT"`
 }
 
 func loadEnv() (*env, error) {
@@ -68,15 +73,6 @@ func redactErr(err error) string {
 		}
 	}
 	return msg
-}
-
-func (e *env) redis() (redis.UniversalClient, error) {
-	opts, err := redis.ParseURL(e.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL is not a valid redis:// or rediss:// URL: %s", redactErr(err))
-	}
-	opts.DialTimeout = 5 * time.Second
-	return redis.NewClient(opts), nil
 }
 
 func (e *env) tables() ([]spec.Table, error) {
