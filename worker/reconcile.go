@@ -1,7 +1,7 @@
 package worker
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,31 +34,34 @@ type Report struct {
 // keys themselves.
 type keySet struct {
 	seeds [2]maphash.Seed
-	sums  [][16]byte
+	sums  []keySum
+}
+
+// keySum is a key's two hashes; comparing two words instead of 16 bytes
+// made the sweep's lookups several times cheaper.
+type keySum struct{ a, b uint64 }
+
+func cmpSum(x, y keySum) int {
+	if c := cmp.Compare(x.a, y.a); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.b, y.b)
 }
 
 func newKeySet() *keySet {
 	return &keySet{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
-func (s *keySet) sum(k string) [16]byte {
-	var b [16]byte
-	a, c := maphash.String(s.seeds[0], k), maphash.String(s.seeds[1], k)
-	for i := 0; i < 8; i++ {
-		b[i], b[8+i] = byte(a>>(8*i)), byte(c>>(8*i))
-	}
-	return b
+func (s *keySet) sum(k string) keySum {
+	return keySum{maphash.String(s.seeds[0], k), maphash.String(s.seeds[1], k)}
 }
 
 func (s *keySet) add(k string) { s.sums = append(s.sums, s.sum(k)) }
 
-func (s *keySet) seal() {
-	slices.SortFunc(s.sums, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
-}
+func (s *keySet) seal() { slices.SortFunc(s.sums, cmpSum) }
 
 func (s *keySet) has(k string) bool {
-	sum := s.sum(k)
-	_, ok := slices.BinarySearchFunc(s.sums, sum, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	_, ok := slices.BinarySearchFunc(s.sums, s.sum(k), cmpSum)
 	return ok
 }
 

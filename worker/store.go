@@ -236,7 +236,8 @@ func (s *store) scan(ctx context.Context, glob string, fn func([]string) error) 
 	scanOne := func(ctx context.Context, c *redis.Client) error {
 		var cursor uint64
 		for {
-			keys, next, err := c.Scan(ctx, cursor, glob, 1000).Result()
+			// A large COUNT: a sweep is mostly round trips otherwise.
+			keys, next, err := c.Scan(ctx, cursor, glob, 10000).Result()
 			if err != nil {
 				return fmt.Errorf("error scanning Redis for %q: %w", glob, err)
 			}
