@@ -56,3 +56,14 @@ JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relname
 	}
 	return n, nil
 }
+
+// LockHeldBy reports whether the backend with pid holds the worker lock.
+// A worker checks it before claiming the mirror: its own session may have
+// died (and the lock passed on) before it noticed.
+func LockHeldBy(ctx context.Context, q Querier, pid uint32) (bool, error) {
+	var held bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE `+lockWhere+` AND l.pid = $2)`, LockKey, int64(pid)).Scan(&held); err != nil {
+		return false, fmt.Errorf("error reading pg_locks: %w", err)
+	}
+	return held, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,24 @@ type Session struct {
 	conn    *pgx.Conn
 	payload chan string
 	done    chan struct{}
+	// progress counts notifications read off the connection and waiting is
+	// set while one waits for room in payload: Receive tells a session held
+	// back by a busy consumer from a dead one by them.
+	progress atomic.Int64
+	waiting  atomic.Bool
+
+	stopReceive context.CancelFunc
+	received    chan struct{} // closed when the Receive of Go returned
+}
+
+// keepalives make the server notice a worker host that vanished without
+// closing its connection (a crash, a network cut) within about 8s, and so
+// free the worker lock for a standby within the 10s of guarantee 5.
+var keepalives = [][2]string{
+	{"tcp_keepalives_idle", "5"},
+	{"tcp_keepalives_interval", "1"},
+	{"tcp_keepalives_count", "3"},
+	{"tcp_user_timeout", "8000"},
 }
 
 // Dial opens a session. Notifications go into a channel of capacity buffer;
@@ -28,8 +47,24 @@ type Session struct {
 // PostgreSQL's queue instead of the worker's memory.
 func Dial(ctx context.Context, cfg *pgx.ConnConfig, buffer int) (*Session, error) {
 	cfg = cfg.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	for _, kv := range keepalives {
+		if _, set := cfg.RuntimeParams[kv[0]]; !set {
+			cfg.RuntimeParams[kv[0]] = kv[1]
+		}
+	}
 	s := &Session{payload: make(chan string, buffer), done: make(chan struct{})}
 	cfg.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) {
+		s.progress.Add(1)
+		select {
+		case s.payload <- n.Payload:
+			return
+		default:
+		}
+		s.waiting.Store(true)
+		defer s.waiting.Store(false)
 		select {
 		case s.payload <- n.Payload:
 		case <-s.done:
@@ -64,10 +99,13 @@ func (s *Session) Listen(ctx context.Context, channel string) error {
 }
 
 // Receive reads notifications into Payloads until ctx ends or the
-// connection fails. Every idle interval it pings the server, so a session
-// that died without a word (a network cut, a frozen server) is noticed.
+// connection fails. After an idle interval without a notification it pings
+// the server, so a session that died without a word (a network cut, a
+// frozen server) is noticed. A session held back by a busy consumer (a
+// full Payloads channel) is not idle: it is never declared dead for that.
 func (s *Session) Receive(ctx context.Context, idle time.Duration) error {
 	for {
+		seen := s.progress.Load()
 		waitCtx, cancel := context.WithTimeout(ctx, idle)
 		err := s.conn.PgConn().WaitForNotification(waitCtx)
 		cancel()
@@ -76,16 +114,51 @@ func (s *Session) Receive(ctx context.Context, idle time.Duration) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
-			pingCtx, cancel := context.WithTimeout(ctx, idle)
-			err := s.conn.Ping(pingCtx)
-			cancel()
-			if err != nil {
+			if s.progress.Load() != seen {
+				continue
+			}
+			if err := s.ping(ctx, idle); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
 				return fmt.Errorf("error pinging the listening session: %w", err)
 			}
 		default:
 			return fmt.Errorf("error waiting for notifications: %w", err)
 		}
 	}
+}
+
+// ping checks the server still answers. Notifications queued ahead of the
+// answer are handed over first and may wait for the consumer; that wait is
+// not the server's fault, so the deadline only runs while nothing moves.
+func (s *Session) ping(ctx context.Context, idle time.Duration) error {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		tick := time.NewTicker(max(idle/4, time.Millisecond))
+		defer tick.Stop()
+		last, since := s.progress.Load(), time.Now()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-tick.C:
+				if p := s.progress.Load(); p != last || s.waiting.Load() {
+					last, since = p, time.Now()
+				} else if time.Since(since) > idle {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := s.conn.Ping(pctx)
+	cancel()
+	<-watched
+	return err
 }
 
 // PID is the session's backend process id.
@@ -101,9 +174,26 @@ func (s *Session) Abandon() {
 	}
 }
 
-// Close ends the session, which releases the lock and the LISTEN. Call it
-// after Receive has returned.
+// Go runs Receive in the background until Close; its error (the session
+// failed) arrives on the returned channel.
+func (s *Session) Go(ctx context.Context, idle time.Duration) <-chan error {
+	ctx, s.stopReceive = context.WithCancel(ctx)
+	s.received = make(chan struct{})
+	lost := make(chan error, 1)
+	go func() {
+		defer close(s.received)
+		lost <- s.Receive(ctx, idle)
+	}()
+	return lost
+}
+
+// Close ends the session, which releases the lock and the LISTEN. It stops
+// the Receive of Go first: the connection is not safe for two goroutines.
 func (s *Session) Close(ctx context.Context) error {
 	s.Abandon()
+	if s.stopReceive != nil {
+		s.stopReceive()
+		<-s.received
+	}
 	return s.conn.Close(ctx)
 }

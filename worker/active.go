@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pgredis/pgredis/notify"
 )
@@ -30,6 +32,10 @@ type active struct {
 	// redisDown is set while Redis fails; changes read meanwhile are
 	// dropped, since the reconcile that follows its return covers them.
 	redisDown bool
+	down      outage
+	retry     *time.Timer
+	// queued are control messages held back until the reconcile is done.
+	queued []string
 	// log collects what the batch applies, for metrics and the status key.
 	log appliedLog
 	// onProgress relays a requested resync's progress to the requester.
@@ -64,35 +70,36 @@ func (a *active) loop(ctx context.Context) error {
 	}
 	check := time.NewTicker(a.cfg.CheckInterval)
 	defer check.Stop()
-	var downSince time.Time
-	retry := time.NewTimer(0)
-	defer retry.Stop()
-	var attempt int
+	a.retry = time.NewTimer(0)
+	defer a.retry.Stop()
 	for {
-		if a.all || len(a.dirty) > 0 {
-			if !a.redisDown {
-				if err := a.repair(ctx); err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					if errors.Is(err, errSessionLost) || a.once != nil {
+		if (a.all || len(a.dirty) > 0) && !a.redisDown {
+			if err := a.repair(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if errors.Is(err, errSessionLost) || isPGFailure(err) || a.once != nil {
+					return err
+				}
+				if errors.Is(err, ErrFenced) {
+					if err := a.fenced(ctx); err != nil {
 						return err
 					}
-					if errors.Is(err, ErrFenced) {
-						if err := a.fenced(ctx); err != nil {
-							return err
-						}
-						continue
+					continue
+				}
+				a.markDown(err)
+			} else {
+				a.healthy()
+				if len(a.queued) > 0 {
+					queued := a.queued
+					a.queued = nil
+					if err := a.processOrDown(ctx, queued); err != nil {
+						return err
 					}
-					a.cfg.Metrics.applyError(errorKind(err))
-					a.redisDown = true
-					downSince = time.Now()
-					log.Error("Redis is unavailable; changes will be reconciled when it is back", "error", err)
-					attempt = 1
-					retry.Reset(backoff(attempt, a.cfg.MaxBackoff))
-				} else if downSince != (time.Time{}) {
-					log.Info("Redis is back; mirror reconciled", "down_for", time.Since(downSince).Round(time.Millisecond).String())
-					downSince = time.Time{}
+					if a.once != nil && a.once.marked {
+						return nil
+					}
+					continue
 				}
 			}
 		}
@@ -101,14 +108,14 @@ func (a *active) loop(ctx context.Context) error {
 			return nil
 		case err := <-a.lost:
 			return fmt.Errorf("%w: %w", errSessionLost, err)
-		case <-retry.C:
+		case <-a.retry.C:
 			if a.redisDown {
 				if err := a.cfg.Redis.Ping(ctx).Err(); err == nil {
 					a.redisDown = false
 					a.all = true
 				} else {
-					attempt++
-					retry.Reset(backoff(attempt, a.cfg.MaxBackoff))
+					a.down.attempt++
+					a.retry.Reset(backoff(a.down.attempt, a.cfg.MaxBackoff))
 				}
 			}
 		case <-check.C:
@@ -118,7 +125,7 @@ func (a *active) loop(ctx context.Context) error {
 			owned, err := a.store.owned(ctx)
 			switch {
 			case err != nil:
-				a.markDown(err, &downSince, &attempt, retry)
+				a.markDown(err)
 			case !owned:
 				log.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
 				a.all = true
@@ -135,27 +142,15 @@ func (a *active) loop(ctx context.Context) error {
 				}
 			}
 			if a.redisDown || a.all {
-				// The coming reconcile covers these changes.
+				// The coming reconcile covers these changes; control
+				// messages wait for it (or are refused while Redis is out).
+				if err := a.hold(ctx, batch); err != nil {
+					return err
+				}
 				continue
 			}
-			if err := a.process(ctx, batch); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				if a.once != nil {
-					return err
-				}
-				if errors.Is(err, ErrFenced) {
-					if err := a.fenced(ctx); err != nil {
-						return err
-					}
-					continue
-				}
-				var fatal fatalError
-				if errors.As(err, &fatal) {
-					return err
-				}
-				a.markDown(err, &downSince, &attempt, retry)
+			if err := a.processOrDown(ctx, batch); err != nil {
+				return err
 			}
 			if a.once != nil && a.once.marked {
 				return nil
@@ -164,28 +159,154 @@ func (a *active) loop(ctx context.Context) error {
 	}
 }
 
-func (a *active) markDown(err error, downSince *time.Time, attempt *int, retry *time.Timer) {
-	a.cfg.Metrics.applyError(errorKind(err))
-	if !a.redisDown {
-		a.cfg.Logger.Error("Redis is unavailable; changes will be reconciled when it is back", "error", err)
-		*downSince = time.Now()
+// processOrDown applies a batch; an error it can recover from (Redis out
+// or refusing, a lost claim) switches mode instead of ending the tenure.
+func (a *active) processOrDown(ctx context.Context, batch []string) error {
+	err := a.process(ctx, batch)
+	if err == nil || ctx.Err() != nil {
+		return nil
 	}
-	a.redisDown = true
-	a.all = true
-	*attempt = 1
-	retry.Reset(backoff(*attempt, a.cfg.MaxBackoff))
+	if a.once != nil {
+		return err
+	}
+	if errors.Is(err, ErrFenced) {
+		return a.fenced(ctx)
+	}
+	var fatal fatalError
+	if errors.As(err, &fatal) || isPGFailure(err) {
+		return err
+	}
+	a.markDown(err)
+	return nil
 }
 
+// hold keeps the control messages of a batch the apply loop skips: they
+// run after the coming reconcile. A resync asked for while Redis is out is
+// answered at once with the reason, so it fails instead of waiting.
+func (a *active) hold(ctx context.Context, batch []string) error {
+	for _, p := range batch {
+		if !strings.HasPrefix(p, "c1 ") {
+			continue
+		}
+		m, err := notify.Decode(p)
+		if err != nil {
+			continue
+		}
+		if a.redisDown && m.Control.Kind == "resync" {
+			msg := "the worker cannot write to Redis right now: " + a.down.reason
+			if err := a.reply(ctx, m.Control.ID, replyMsg{Error: msg, Done: true}); err != nil {
+				return err
+			}
+			continue
+		}
+		a.queued = append(a.queued, p)
+	}
+	return nil
+}
+
+// outage is the Redis-down (or Redis-refusing) mode's state.
+type outage struct {
+	since   time.Time
+	attempt int
+	reason  string
+	logged  string
+	named   map[string]bool
+}
+
+// markDown enters (or stays in) Redis-down mode: changes are dropped until
+// Redis answers again, then every table is reconciled. It logs once per
+// state change, not per retry, and backs off its retries.
+func (a *active) markDown(err error) {
+	a.cfg.Metrics.applyError(errorKind(err))
+	kind, fix := "unavailable", "the worker retries on its own"
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		kind, fix = "refusing writes", refusalFix(rerr.Error())
+	}
+	var te tableError
+	tbl := ""
+	if errors.As(err, &te) {
+		tbl = te.table
+	}
+	// Once per state, and once more for each table it names.
+	if state := kind + "\x00" + fix; state != a.down.logged || (tbl != "" && !a.down.named[tbl]) {
+		args := []any{"error", err, "fix", fix}
+		if tbl != "" {
+			args = append(args, "table", tbl)
+		}
+		a.cfg.Logger.Error("Redis is "+kind+"; changes will be reconciled when it accepts them again", args...)
+		if state != a.down.logged {
+			a.down.named = map[string]bool{}
+		}
+		a.down.logged = state
+		a.down.named[tbl] = true
+	}
+	if !a.redisDown && a.down.since.IsZero() {
+		a.down.since = time.Now()
+	}
+	a.down.reason = err.Error()
+	a.redisDown = true
+	a.all = true
+	a.down.attempt++
+	a.retry.Reset(backoff(a.down.attempt, a.cfg.MaxBackoff))
+}
+
+// healthy ends an outage after a successful repair.
+func (a *active) healthy() {
+	if !a.down.since.IsZero() {
+		a.cfg.Logger.Info("Redis is back; mirror reconciled", "down_for", time.Since(a.down.since).Round(time.Millisecond).String())
+	}
+	a.down = outage{}
+	a.Worker.settled = true
+}
+
+// refusalFix names the fix for a command Redis refused.
+func refusalFix(msg string) string {
+	switch {
+	case strings.Contains(msg, "OOM"):
+		return "Redis is out of memory: raise maxmemory or free memory; the worker retries"
+	case strings.Contains(msg, "bulk"), strings.Contains(msg, "Protocol error"):
+		return "a value is larger than Redis accepts (proto-max-bulk-len): raise it, or sync fewer columns with columns="
+	case strings.Contains(msg, "READONLY"):
+		return "REDIS_URL points at a read-only replica: point it at the primary"
+	case strings.Contains(msg, "NOPERM"), strings.Contains(msg, "NOAUTH"):
+		return "the Redis user lacks a permission pgredis needs (EVAL, SET, HSET, UNLINK, SCAN, MGET, GET)"
+	default:
+		return "see the error; the worker retries"
+	}
+}
+
+// tableError names the table an error happened on.
+type tableError struct {
+	table string
+	err   error
+}
+
+func (e tableError) Error() string { return fmt.Sprintf("table %s: %v", e.table, e.err) }
+func (e tableError) Unwrap() error { return e.err }
+
 // fenced handles a refused write: when Redis lost the claim (restarted
-// empty, flushed) the mirror is rebuilt; when another worker claimed it,
-// this one lost its lock without noticing yet and must stop applying.
+// empty, flushed) the mirror is rebuilt. When another token holds it, a
+// worker claimed the mirror: if this one still holds the lock, that was a
+// worker that had lost it without noticing yet, and this one reclaims;
+// otherwise this one is that worker and stands down.
 func (a *active) fenced(ctx context.Context) error {
 	a.cfg.Metrics.applyError("fenced")
 	owner, err := a.cfg.Redis.Get(ctx, a.store.ownerKey).Result()
+	// The token is ours when only some of a cluster's per-slot owner keys
+	// were lost: that is a rebuild too.
 	if err == nil && owner != "" && owner != a.store.token {
-		return fmt.Errorf("another worker claimed the mirror (owner token %.8s...); standing down", owner)
+		held, err := notify.LockHeldBy(ctx, a.pool, a.sess.PID())
+		if err != nil {
+			return pgErr(err)
+		}
+		if !held {
+			return fmt.Errorf("another worker claimed the mirror (owner token %.8s...) and this worker lost its lock; standing down", owner)
+		}
+		a.cfg.Logger.Warn("a worker that had lost the lock claimed the mirror; this worker holds the lock, so it reclaims the mirror and rebuilds it", "owner", owner)
+	} else {
+		a.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
 	}
-	a.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
 	a.all = true
 	return nil
 }
@@ -213,7 +334,11 @@ func (a *active) repair(ctx context.Context) error {
 				a.all = true
 				return err
 			}
-			if isPGError(err) {
+			var rerr redis.Error
+			if errors.As(err, &rerr) {
+				return tableError{table: t.Table.String(), err: err}
+			}
+			if isShapeError(err) {
 				// The table no longer renders (a column dropped or renamed):
 				// say so, leave it for migrate up, and go on with the rest.
 				a.cfg.Logger.Error("cannot reconcile table; run pgredis migrate up with a fitting PGREDIS_TABLES", "table", t.Table.String(), "error", err)
@@ -239,31 +364,35 @@ func (a *active) sortedDirty() []*table {
 	return ts
 }
 
-func isPGError(err error) bool {
-	var pgErr interface{ SQLState() string }
-	return errors.As(err, &pgErr)
-}
-
-// checkSession confirms the listening session (and so the lock) is alive
-// before claiming the mirror.
+// checkSession confirms the listening session still holds the lock before
+// claiming the mirror: a session can die (and the lock pass to a standby)
+// before this worker notices, and a claim then would fence off the worker
+// that now holds the lock.
 func (a *active) checkSession(ctx context.Context) error {
 	select {
 	case err := <-a.lost:
 		return fmt.Errorf("%w: %w", errSessionLost, err)
 	default:
-		return nil
 	}
+	held, err := notify.LockHeldBy(ctx, a.pool, a.sess.PID())
+	if err != nil {
+		return pgErr(err)
+	}
+	if !held {
+		return fmt.Errorf("%w: the worker lock is no longer held by this worker's session", errSessionLost)
+	}
+	return nil
 }
 
 // process applies a batch of notifications in order.
 func (a *active) process(ctx context.Context, batch []string) error {
 	a.log.reset()
-	for _, p := range batch {
+	for i, p := range batch {
 		m, err := notify.Decode(p)
 		if err != nil {
-			a.cfg.Logger.Error("cannot decode a notification; reconciling every table", "error", err, "payload_prefix", prefix(p))
+			a.cfg.Logger.Error("cannot decode a notification (sent by something other than a pgredis trigger of this version?); reconciling every table", "error", err, "payload_prefix", prefix(p))
 			a.all = true
-			return nil
+			return a.hold(ctx, batch[i+1:])
 		}
 		if m.Control != nil {
 			if err := a.flush(ctx); err != nil {
@@ -282,7 +411,7 @@ func (a *active) process(ctx context.Context, batch []string) error {
 			if t = a.tables[m.Version]; t == nil {
 				a.cfg.Logger.Error("notification from a trigger this worker does not know; reconciling every table", "version", m.Version)
 				a.all = true
-				return nil
+				return a.hold(ctx, batch[i+1:])
 			}
 		}
 		for _, c := range m.Changes {
@@ -347,8 +476,12 @@ func (a *active) change(ctx context.Context, t *table, c notify.Change) error {
 // while this worker ran.
 func (a *active) reload(ctx context.Context) error {
 	tables, err := a.loadTables(ctx)
-	if err != nil {
+	var fatal fatalError
+	if errors.As(err, &fatal) {
 		return fatalError{fmt.Errorf("the installed tables changed under the worker: %w", err)}
+	}
+	if err != nil {
+		return err
 	}
 	a.tables = tables
 	return nil
@@ -383,7 +516,7 @@ func (a *active) flush(ctx context.Context) error {
 				pw.write = pw.fetch.del(pw.key)
 			case err != nil:
 				res.Close()
-				return fmt.Errorf("error reading a large row of %s: %w", pw.fetch.Table, err)
+				return pgErr(fmt.Errorf("error reading a large row of %s: %w", pw.fetch.Table, err))
 			default:
 				w, err := pw.fetch.set(k, v)
 				if err != nil {
@@ -394,7 +527,7 @@ func (a *active) flush(ctx context.Context) error {
 			}
 		}
 		if err := res.Close(); err != nil {
-			return fmt.Errorf("error reading large rows: %w", err)
+			return pgErr(fmt.Errorf("error reading large rows: %w", err))
 		}
 	}
 	writes := make([]write, len(a.pending.order))
@@ -428,7 +561,7 @@ func (a *active) control(ctx context.Context, c *notify.Control) error {
 		for _, t := range tables {
 			rep, err := a.reconcile(ctx, t, c.DryRun)
 			if err != nil {
-				if errors.Is(err, ErrFenced) || !isPGError(err) {
+				if errors.Is(err, ErrFenced) || !isShapeError(err) {
 					_ = a.reply(ctx, c.ID, replyMsg{Error: err.Error(), Done: true})
 					return err
 				}
@@ -479,7 +612,7 @@ type replyMsg struct {
 func (a *active) reply(ctx context.Context, id string, m replyMsg) error {
 	b, _ := json.Marshal(m)
 	if _, err := a.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.ReplyChannel, id+" "+string(b)); err != nil {
-		return fmt.Errorf("error replying to resync: %w", err)
+		return pgErr(fmt.Errorf("error replying to resync: %w", err))
 	}
 	return nil
 }

@@ -214,7 +214,7 @@ func (a *active) committed(writes int) {
 
 // errorKind labels an apply failure by the store that failed.
 func errorKind(err error) string {
-	if isPGError(err) {
+	if isPGFailure(err) || isShapeError(err) {
 		return "postgres"
 	}
 	return "redis"

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +10,24 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
+	"github.com/pgredis/pgredis/internal/testenv"
+	"github.com/pgredis/pgredis/worker"
 )
+
+// startListening starts a worker and waits until it listens, so the
+// test's writes travel through the triggers and notifications rather than
+// being picked up by the start-up reconcile.
+func startListening(t *testing.T, b *pgredistest.Bundle) *worker.Worker {
+	t.Helper()
+	w := b.StartWorker(t)
+	testenv.Eventually(t, converge, func() error {
+		if !w.Active() {
+			return errors.New("worker not active yet")
+		}
+		return nil
+	})
+	return w
+}
 
 // converge is how long a test waits for the mirror; generous because other
 // test processes share the machine's two cores.
@@ -32,7 +50,7 @@ CREATE TABLE th (id int PRIMARY KEY, v text);
 CREATE TABLE aliases (id int PRIMARY KEY, r int, n int, o int, x int, d int, e int, k text, v text, f text, m int, s int, c int, h int, q int);`,
 		`pairs; accounts key=acct/{region}-{tenant}:x:{id}/{region}; h format=hash; js columns=n,id;
 		 hs format=hash columns=a,n; tt ttl=1h; th key=th:{id} format=hash ttl=90s; aliases key=al:{r}:{n}:{id}`)
-	b.StartWorker(t)
+	startListening(t, b)
 	b.Exec(t, `
 INSERT INTO pairs VALUES ('x:y', 1, 'one'), ('x', 2, 'two'), ('', 3, 'empty a'), ('a:b:c', -4, NULL);
 INSERT INTO accounts VALUES (1, 1, 'eu', 'ann'), (1, 2, 'us:east', 'bob'), (2, 1, 'eu', NULL);
@@ -86,7 +104,7 @@ CREATE TABLE big (id int PRIMARY KEY, body text);
 CREATE TABLE bigh (id int PRIMARY KEY, body text);
 CREATE TABLE bigkey (k text PRIMARY KEY, v int);`,
 		"big; bigh format=hash; bigkey")
-	b.StartWorker(t)
+	startListening(t, b)
 	b.Exec(t, `
 INSERT INTO big VALUES (1, repeat('a', 20000)), (2, repeat('é', 100000)), (3, 'small');
 INSERT INTO bigh VALUES (1, repeat('b', 20000)), (2, repeat('c', 200000)), (3, NULL);
@@ -111,7 +129,7 @@ UPDATE bigkey SET v = v + 1;`)
 func TestSameValueTwiceInOneTransaction(t *testing.T) {
 	t.Parallel()
 	b := pgredistest.New(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`, "t")
-	b.StartWorker(t)
+	startListening(t, b)
 	ctx := context.Background()
 	err := pgx.BeginFunc(ctx, b.PG, func(tx pgx.Tx) error {
 		for _, q := range []string{
@@ -138,7 +156,7 @@ func TestUpsertAndMerge(t *testing.T) {
 	b := pgredistest.New(t, `
 CREATE TABLE stock (sku text PRIMARY KEY, qty int NOT NULL);
 CREATE TABLE incoming (sku text, qty int);`, "stock key=stock/{sku} format=hash")
-	b.StartWorker(t)
+	startListening(t, b)
 	b.Exec(t, `INSERT INTO stock VALUES ('a', 1), ('b', 2), ('c', 3)`)
 	b.Exec(t, `INSERT INTO stock VALUES ('a', 10), ('d', 4) ON CONFLICT (sku) DO UPDATE SET qty = stock.qty + EXCLUDED.qty`)
 	b.Exec(t, `INSERT INTO stock VALUES ('b', 0) ON CONFLICT DO NOTHING`)
@@ -155,7 +173,7 @@ CREATE TABLE incoming (sku text, qty int);`, "stock key=stock/{sku} format=hash"
 func TestTenThousandRowStatement(t *testing.T) {
 	t.Parallel()
 	b := pgredistest.New(t, `CREATE TABLE many (id int PRIMARY KEY, v int, note text)`, "many")
-	b.StartWorker(t)
+	startListening(t, b)
 	b.Exec(t, `INSERT INTO many SELECT g, g, 'row ' || g FROM generate_series(1, 10000) g`)
 	b.WaitMirror(t, converge)
 	b.Exec(t, `UPDATE many SET v = v * 2 WHERE v % 3 <> 0`)
@@ -213,7 +231,7 @@ func TestWriterSessionSettings(t *testing.T) {
 CREATE TABLE ev (at timestamptz PRIMARY KEY, local timestamp, day date, span interval, f4 float4, f8 float8, n numeric, t time, tz timetz);
 CREATE TABLE evh (id int PRIMARY KEY, at timestamptz, day date, span interval, f4 float4, f8 float8);`,
 		"ev; evh format=hash")
-	b.StartWorker(t)
+	startListening(t, b)
 	ctx := context.Background()
 	conn, err := b.PG.Acquire(ctx)
 	if err != nil {
@@ -250,7 +268,7 @@ INSERT INTO doc VALUES (1, 'a', 'b');
 INSERT INTO sub VALUES (1, 'a', 'b', 'c');
 INSERT INTO keyed VALUES ('x', 1, 'v');`,
 		"doc; sub format=hash columns=id,a,b; keyed key=k:{code}")
-	w := b.StartWorker(t)
+	w := startListening(t, b)
 	b.WaitMirror(t, converge)
 
 	// Adding a column fits every spec: all-columns JSON picks it up.
@@ -281,7 +299,7 @@ INSERT INTO keyed VALUES ('x', 1, 'v');`,
 	// migrate up with a fitting spec (the worker restarts with it) repairs.
 	w.Stop()
 	b.Install(t, "doc; sub format=hash columns=id,a2; keyed key=k:{code2}")
-	b.StartWorker(t)
+	startListening(t, b)
 	b.WaitMirror(t, converge)
 	b.Exec(t, `UPDATE sub SET a2 = a2 || '!'; INSERT INTO keyed VALUES ('q', 4, NULL)`)
 	b.WaitMirror(t, converge)

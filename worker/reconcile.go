@@ -148,7 +148,7 @@ func (w *active) snapshotSQL(ctx context.Context, t *table) string {
 func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Report, progress *meter, batches chan<- [2][]string) error {
 	rows, err := w.pool.Query(ctx, w.snapshotSQL(ctx, t))
 	if err != nil {
-		return fmt.Errorf("error reading table %s: %w", t.Table, err)
+		return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
 	}
 	defer rows.Close()
 	keys, vals := make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
@@ -164,7 +164,7 @@ func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Repo
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return fmt.Errorf("error reading table %s: %w", t.Table, err)
+			return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
 		}
 		rep.Scanned++
 		progress.row(rep.Scanned)
@@ -177,7 +177,7 @@ func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Repo
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("error reading table %s: %w", t.Table, err)
+		return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
 	}
 	if len(keys) > 0 {
 		return send()

@@ -72,6 +72,9 @@ func (a *active) runOneShot(ctx context.Context) error {
 		return fatalError{err}
 	}
 	if !o.dryRun {
+		if err := a.checkSession(ctx); err != nil {
+			return err
+		}
 		if err := a.store.claim(ctx); err != nil {
 			return err
 		}
@@ -79,7 +82,7 @@ func (a *active) runOneShot(ctx context.Context) error {
 	for _, t := range tables {
 		rep, err := a.reconcile(ctx, t, o.dryRun)
 		if err != nil {
-			if !isPGError(err) {
+			if !isShapeError(err) {
 				return err
 			}
 			rep.Error = err.Error()
@@ -91,7 +94,7 @@ func (a *active) runOneShot(ctx context.Context) error {
 	}
 	mark := notify.Control{Kind: "mark", ID: o.mark}
 	if _, err := a.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.Channel, mark.Encode()); err != nil {
-		return fmt.Errorf("error sending the resync marker: %w", err)
+		return pgErr(fmt.Errorf("error sending the resync marker: %w", err))
 	}
 	return nil
 }
@@ -112,18 +115,18 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 	if err := sess.Listen(ctx, notify.ReplyChannel); err != nil {
 		return nil, err
 	}
-	rctx, rcancel := context.WithCancel(ctx)
-	lost := make(chan error, 1)
-	received := make(chan struct{})
-	go func() { defer close(received); lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
-	// Receive must have returned before sess.Close (deferred above) uses
-	// the connection.
-	defer func() {
-		rcancel()
-		sess.Abandon()
-		<-received
-	}()
+	lost := sess.Go(ctx, w.cfg.IdlePing)
 
+	// The worker to ask is the lock holder now; if another takes its place
+	// before answering (it died, and a standby took over), the request may
+	// be lost with it, so the holder is watched, not just the lock.
+	holder, ok, err := notify.ActiveWorker(ctx, w.pool)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errWorkerGone
+	}
 	id := newToken()
 	req := notify.Control{Kind: "resync", ID: id, DryRun: dryRun, Tables: names}
 	if _, err := w.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.Channel, req.Encode()); err != nil {
@@ -139,11 +142,11 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 		case err := <-lost:
 			return reports, err
 		case <-poll.C:
-			held, err := notify.WorkerLockHeld(ctx, w.pool)
+			now, ok, err := notify.ActiveWorker(ctx, w.pool)
 			if err != nil {
 				return reports, err
 			}
-			if !held {
+			if !ok || now.PID != holder.PID {
 				return nil, errWorkerGone
 			}
 		case p := <-sess.Payloads():

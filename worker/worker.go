@@ -25,9 +25,12 @@ type Worker struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	active atomic.Bool
-	errMu  sync.Mutex
-	err    error
-	mon    monitor
+	// settled is set by a tenure that reconciled and ran healthy, so the
+	// reconnect backoff starts over (only the run goroutine uses it).
+	settled bool
+	errMu   sync.Mutex
+	err     error
+	mon     monitor
 }
 
 // New prepares a worker; Start connects.
@@ -86,7 +89,7 @@ func (w *Worker) connect(ctx context.Context) error {
 func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 	installed, err := notify.LoadInstalled(ctx, w.pool)
 	if err != nil {
-		return nil, err
+		return nil, pgErr(err)
 	}
 	byName := map[string]notify.Installed{}
 	for _, in := range installed {
@@ -96,16 +99,16 @@ func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 	for _, st := range w.cfg.Tables {
 		in, ok := byName[st.String()]
 		if !ok {
-			return nil, fmt.Errorf("table %s has no pgredis trigger installed: run pgredis migrate up with this PGREDIS_TABLES", st)
+			return nil, fatalError{fmt.Errorf("table %s has no pgredis trigger installed: run pgredis migrate up with this PGREDIS_TABLES", st)}
 		}
 		if in.Table.Canonical() != st.Canonical() {
-			return nil, fmt.Errorf("table %s is installed as %q but PGREDIS_TABLES says %q: run pgredis migrate up with this PGREDIS_TABLES", st, in.Table.Canonical(), st.Canonical())
+			return nil, fatalError{fmt.Errorf("table %s is installed as %q but PGREDIS_TABLES says %q: run pgredis migrate up with this PGREDIS_TABLES", st, in.Table.Canonical(), st.Canonical())}
 		}
 		delete(byName, st.String())
 		tables[in.Version] = newTable(in)
 	}
 	for name := range byName {
-		return nil, fmt.Errorf("table %s has a pgredis trigger but is not in PGREDIS_TABLES: run pgredis migrate up with this PGREDIS_TABLES", name)
+		return nil, fatalError{fmt.Errorf("table %s has a pgredis trigger but is not in PGREDIS_TABLES: run pgredis migrate up with this PGREDIS_TABLES", name)}
 	}
 	w.checkShape(ctx, installed)
 	return tables, nil
@@ -182,10 +185,16 @@ func (w *Worker) run(ctx context.Context) {
 			w.errMu.Unlock()
 			return
 		}
-		if time.Since(began) > time.Minute {
+		if w.settled || time.Since(began) > time.Minute {
+			// A tenure that got to work ends a run of failures: the next
+			// reconnect starts quick again.
 			failures = 0
+			w.settled = false
 		}
 		failures++
+		// The pool's idle connections likely died with the session (a
+		// terminated backend, a restarted server): start it afresh.
+		w.pool.Reset()
 		wait := backoff(failures, w.cfg.MaxBackoff)
 		log.Warn("worker lost its session; reconnecting", "error", err, "retry_in", wait.String())
 		select {
@@ -247,24 +256,14 @@ func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
 	}
 	tables, err := w.loadTables(ctx)
 	if err != nil {
-		return fatalError{err}
+		return err
 	}
 	// LISTEN before the first reconcile: whatever commits after this is
 	// delivered, whatever committed before is in the reconcile's snapshot.
 	if err := sess.Listen(ctx, notify.Channel); err != nil {
 		return err
 	}
-	rctx, rcancel := context.WithCancel(ctx)
-	lost := make(chan error, 1)
-	received := make(chan struct{})
-	go func() { defer close(received); lost <- sess.Receive(rctx, w.cfg.IdlePing) }()
-	// Receive must have returned before sess.Close (deferred above) uses
-	// the connection.
-	defer func() {
-		rcancel()
-		sess.Abandon()
-		<-received
-	}()
+	lost := sess.Go(ctx, w.cfg.IdlePing)
 	w.active.Store(true)
 	defer w.active.Store(false)
 	if oneShot == nil {

@@ -28,6 +28,7 @@ type env struct {
 	StandbyPoll   time.Duration `envconfig:"PGREDIS_STANDBY_POLL" default:"1s"`
 	CheckInterval time.Duration `envconfig:"PGREDIS_CHECK_INTERVAL" default:"1s"`
 	StopTimeout   time.Duration `envconfig:"PGREDIS_STOP_TIMEOUT" default:"4s"`
+	MaxBackoff    time.Duration `envconfig:"PGREDIS_MAX_BACKOFF" default:"10s"`
 
 	HTTPAddr          string        `envconfig:"PGREDIS_HTTP_ADDR"`
 	HeartbeatInterval time.Duration `envconfig:"PGREDIS_HEARTBEAT_INTERVAL" default:"1s"`

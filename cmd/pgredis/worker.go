@@ -54,6 +54,7 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 		BatchSize:       e.BatchSize,
 		StandbyPoll:     e.StandbyPoll,
 		CheckInterval:   e.CheckInterval,
+		MaxBackoff:      e.MaxBackoff,
 		ApplicationName: fmt.Sprintf("pgredis worker %s pid %d", host, os.Getpid()),
 
 		HeartbeatInterval: e.HeartbeatInterval,

@@ -27,6 +27,7 @@ func Main(m interface{ Run() int }) {
 	for p := range procs {
 		p.close()
 	}
+	removeBuilt()
 	if err := dropOwnDatabases(); err != nil {
 		fmt.Fprintln(os.Stderr, "testenv: dropping this process's databases:", err)
 		if code == 0 {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -65,6 +66,19 @@ func (p *proc) stop(sig syscall.Signal) {
 	}
 	cmd.Process.Kill()
 	<-done
+}
+
+func (p *proc) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil {
+		t.Fatalf("testenv: %s is not running", p.name)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("testenv: signalling %s: %v", p.name, err)
+	}
 }
 
 func (p *proc) close() {

@@ -86,6 +86,13 @@ func (s *RedisServer) Start(t testing.TB) {
 	}
 }
 
+// Pause freezes the server (SIGSTOP): connections stay open but nothing
+// answers, as with a hung server or a network black hole. Resume thaws it.
+func (s *RedisServer) Pause(t testing.TB) { s.p.signal(t, syscall.SIGSTOP) }
+
+// Resume thaws a paused server.
+func (s *RedisServer) Resume(t testing.TB) { s.p.signal(t, syscall.SIGCONT) }
+
 // Restart is a crash followed by a recovery with total data loss.
 func (s *RedisServer) Restart(t testing.TB) {
 	t.Helper()

@@ -1,0 +1,144 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgredis/pgredis/internal/pgredistest"
+	"github.com/pgredis/pgredis/internal/testenv"
+)
+
+// Fault 3: Redis goes away while the writer commits and comes back empty.
+// The worker logs the outage once (not per retry) and rebuilds the mirror
+// on its own, without a resync.
+func TestFaultRedisRestart(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t)
+	b := bundleAt(t, "", r.URL(0))
+	cfg := b.Config(t)
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+	w := startWriter(t, b)
+	w.waitCommits(t, 50)
+
+	r.Stop(t)
+	logs.Wait(t, 20*time.Second, "Redis is unavailable")
+	// Several retries (MaxBackoff is 1s) while the writer goes on.
+	down := time.Now()
+	w.waitCommits(t, 300)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if time.Since(down) < 3*time.Second {
+			return fmt.Errorf("not down long enough")
+		}
+		return nil
+	})
+	r.Start(t)
+	back := time.Now()
+	logs.Wait(t, 30*time.Second, "Redis is back")
+	measured(t, "fault 3: Redis back and mirror rebuilt after the restart", time.Since(back))
+	w.waitCommits(t, 50)
+	measured(t, "fault 3 (Redis restart): convergence after writes stop", convergeTime(t, b, w))
+	if n := len(logs.Lines("Redis is unavailable")); n != 1 {
+		t.Fatalf("the outage was logged %d times, want once:\n%s", n, strings.Join(logs.Lines("Redis is"), "\n"))
+	}
+	if n := len(logs.Lines("Redis is back")); n != 1 {
+		t.Fatalf("the recovery was logged %d times, want once", n)
+	}
+}
+
+// Fault 3, second half: a FLUSHDB on a live Redis (or a failover to an
+// empty replica) is noticed by the worker, which rebuilds the mirror.
+func TestFaultRedisFlush(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, faultDDL, faultTables)
+	cfg := b.Config(t)
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+	w := startWriter(t, b)
+	w.waitCommits(t, 50)
+	flushed := time.Now()
+	if err := b.Redis.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	logs.Wait(t, 20*time.Second, "rebuilding the mirror")
+	measured(t, "fault 3 (FLUSHDB): flush noticed", time.Since(flushed))
+	w.waitCommits(t, 100)
+	measured(t, "fault 3 (FLUSHDB): convergence after writes stop", convergeTime(t, b, w))
+}
+
+// A Redis that refuses writes (out of memory under maxmemory) is a
+// defined outcome: one log line naming the table and the fix, retries
+// with backoff, and a full reconcile once Redis accepts writes again.
+func TestRedisRefusesWrites(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t, "--maxmemory-policy", "noeviction")
+	b := bundleAt(t, "", r.URL(0))
+	cfg := b.Config(t)
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+
+	ctx := context.Background()
+	used, err := b.Redis.InfoMap(ctx, "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := used["Memory"]["used_memory"]
+	if err := b.Redis.ConfigSet(ctx, "maxmemory", limit).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `UPDATE acct SET note = repeat('x', 10000)`)
+	line := logs.Wait(t, 20*time.Second, "Redis is refusing writes", "table=public.acct")
+	for _, want := range []string{"OOM", "raise maxmemory"} {
+		if !strings.Contains(line, want) {
+			t.Fatalf("log line lacks %q: %s", want, line)
+		}
+	}
+	// Retries go on meanwhile, without a line each.
+	retried := time.Now()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if time.Since(retried) < 2*time.Second {
+			return fmt.Errorf("let it retry")
+		}
+		return nil
+	})
+	if n := len(logs.Lines("Redis is refusing writes")); n > 2 {
+		t.Fatalf("the refusal was logged %d times, want once per state change", n)
+	}
+	if err := b.Redis.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitMirror(t, 30*time.Second)
+	logs.Wait(t, 10*time.Second, "Redis is back")
+}
+
+// A value over Redis's proto-max-bulk-len is refused: one log line naming
+// the table and the fix, retries with backoff, and the mirror converges
+// once the limit is raised.
+func TestRedisRefusesLargeValue(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t, "--proto-max-bulk-len", "1mb")
+	b := bundleAt(t, "", r.URL(0))
+	cfg := b.Config(t)
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+	b.Exec(t, `UPDATE acct SET note = repeat('y', 1200000) WHERE id = 5`)
+	line := logs.Wait(t, 20*time.Second, "Redis is refusing writes", "table=public.acct")
+	if !strings.Contains(line, "proto-max-bulk-len") {
+		t.Fatalf("log line lacks the fix: %s", line)
+	}
+	if err := b.Redis.ConfigSet(context.Background(), "proto-max-bulk-len", "64mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitMirror(t, 30*time.Second)
+}
