@@ -104,6 +104,15 @@ func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 		if in.Table.Canonical() != st.Canonical() {
 			return nil, fatalError{fmt.Errorf("table %s is installed as %q but PGREDIS_TABLES says %q: run pgredis migrate up with this PGREDIS_TABLES", st, in.Table.Canonical(), st.Canonical())}
 		}
+		// The registry says what migrate up installed; the catalog says
+		// whether the triggers are still there (not dropped by hand).
+		n, err := notify.TriggersInstalled(ctx, w.pool, st)
+		if err != nil {
+			return nil, err
+		}
+		if want := len(notify.TriggerNames()); n < want {
+			return nil, fmt.Errorf("table %s is registered but %d of its %d pgredis triggers are missing: run pgredis migrate up with this PGREDIS_TABLES", st, want-n, want)
+		}
 		delete(byName, st.String())
 		tables[in.Version] = newTable(in)
 	}

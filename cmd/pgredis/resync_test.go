@@ -118,8 +118,16 @@ INSERT INTO orders VALUES (1, 'a:b', 9.5), (2, 'c', NULL);`)
 	b.Exec(t, `INSERT INTO orders VALUES (3, 'x:y:z', 1)`)
 	b.Exec(t, `DELETE FROM orders WHERE tenant = 2`)
 	b.WaitMirror(t, 30*time.Second)
-	// A resync while the worker runs goes through it, and repairs.
+	// A resync while the worker runs goes through it: a dry run reports
+	// and changes nothing (pgredis's own state keys aside), a real one repairs.
 	rdb.Set(ctx, "users:3", "stale", 0)
+	notState := func(k string) bool { return !strings.HasPrefix(k, "pgredis:") }
+	drifted = snapshot(t, rdb, notState)
+	r = mustRun(t, env, "resync", "--dry-run")
+	if got := resyncCounts(t, r.stdout, "public.users"); got[1] != 1 {
+		t.Errorf("dry run via the worker: %v\n%s", got, r.stdout)
+	}
+	sameSnapshot(t, "resync --dry-run via the worker", drifted, snapshot(t, rdb, notState))
 	r = mustRun(t, env, "resync")
 	if got := resyncCounts(t, r.stdout, "public.users"); got[1] != 1 {
 		t.Errorf("resync via the worker wrote %d users keys, want 1:\n%s", got[1], r.stdout)
