@@ -27,7 +27,7 @@ Usage:
   pgredis worker            LISTEN and apply changes to Redis until SIGTERM/SIGINT
   pgredis resync [--dry-run] [TABLE...]
                             reconcile Redis with the tables once
-  pgredis status            show each table's trigger and whether a worker is active
+  pgredis status [--json]   show each table's trigger, keys in Redis, the active worker and its lag
   pgredis version           print the version
 
 Environment:
@@ -35,6 +35,7 @@ Environment:
   REDIS_URL             redis:// or rediss:// URL (default redis://127.0.0.1:6379/0)
   PGREDIS_TABLES        tables to sync: "users; public.orders key=order:{id} format=hash"
   PGREDIS_STATE_PREFIX  prefix of pgredis's own Redis keys (default pgredis:)
+  PGREDIS_HTTP_ADDR     worker's /metrics, /healthz and /readyz address (off when empty)
 
 Run 'pgredis CMD --help' for a command's options; the README documents everything.
 `
