@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -444,9 +445,9 @@ func (a *active) change(ctx context.Context, t *table, c notify.Change) error {
 			a.dirty[t] = true
 			return nil
 		}
-		a.pending.put(pendingWrite{write: w})
+		a.pending.put(pendingWrite{write: w, table: t})
 	case notify.OpDelete:
-		a.pending.put(pendingWrite{write: t.del(c.Key)})
+		a.pending.put(pendingWrite{write: t.del(c.Key), table: t})
 	case notify.OpFetch:
 		key, err := t.fetchKey(c.Args)
 		if err != nil {
@@ -454,7 +455,7 @@ func (a *active) change(ctx context.Context, t *table, c notify.Change) error {
 			a.dirty[t] = true
 			return nil
 		}
-		a.pending.put(pendingWrite{write: write{key: key}, fetch: t, args: c.Args})
+		a.pending.put(pendingWrite{write: write{key: key}, table: t, fetch: t, args: c.Args})
 	case notify.OpTruncate:
 		if err := a.flush(ctx); err != nil {
 			return err
@@ -535,6 +536,10 @@ func (a *active) flush(ctx context.Context) error {
 		writes[i] = pw.write
 	}
 	if err := a.store.apply(ctx, writes); err != nil {
+		var rerr redis.Error
+		if errors.As(err, &rerr) && !errors.Is(err, ErrFenced) {
+			return tableError{table: a.pending.tables(), err: err}
+		}
 		return err
 	}
 	a.pending.reset()
@@ -625,8 +630,21 @@ type pending struct {
 
 type pendingWrite struct {
 	write
+	table *table // whose change it is, to name it when Redis refuses
 	fetch *table // set: read the row with args at flush
 	args  []string
+}
+
+// tables names the tables of the pending writes, for an error message.
+func (p *pending) tables() string {
+	var names []string
+	for _, pw := range p.order {
+		if pw.table != nil && !slices.Contains(names, pw.table.Table.String()) {
+			names = append(names, pw.table.Table.String())
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 func (p *pending) put(w pendingWrite) {
