@@ -250,3 +250,17 @@ func bundleAt(t testing.TB, databaseURL, redisURL string) *pgredistest.Bundle {
 	b.Install(t, faultTables)
 	return b
 }
+
+// activeStandbyWriter starts an active worker process, a standby process
+// and a writer that has committed 100 times: the scene of every takeover
+// test.
+func activeStandbyWriter(t testing.TB) (*pgredistest.Bundle, *workerProc, *workerProc, *writer) {
+	b := pgredistest.New(t, faultDDL, faultTables)
+	a := startWorkerProc(t, b)
+	waitActiveProc(t, b, a, 20*time.Second)
+	s := startWorkerProc(t, b)
+	s.logs.Wait(t, 20*time.Second, "standing by")
+	w := startWriter(t, b)
+	w.waitCommits(t, 100)
+	return b, a, s, w
+}

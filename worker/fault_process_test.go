@@ -37,13 +37,7 @@ func TestFaultWorkerSIGKILL(t *testing.T) {
 // is lost.
 func TestFaultWorkerSignals(t *testing.T) {
 	t.Parallel()
-	b := pgredistest.New(t, faultDDL, faultTables)
-	a := startWorkerProc(t, b)
-	waitActiveProc(t, b, a, 20*time.Second)
-	s := startWorkerProc(t, b)
-	s.logs.Wait(t, 20*time.Second, "standing by")
-	w := startWriter(t, b)
-	w.waitCommits(t, 100)
+	b, a, s, w := activeStandbyWriter(t)
 
 	sent := time.Now()
 	a.signal(t, syscall.SIGTERM)

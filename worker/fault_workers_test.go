@@ -120,13 +120,7 @@ func TestFaultManyWorkers(t *testing.T) {
 // the standby process takes over within 10s and converges.
 func TestFaultKillActiveProcess(t *testing.T) {
 	t.Parallel()
-	b := pgredistest.New(t, faultDDL, faultTables)
-	a := startWorkerProc(t, b)
-	waitActiveProc(t, b, a, 20*time.Second)
-	s := startWorkerProc(t, b)
-	s.logs.Wait(t, 20*time.Second, "standing by")
-	w := startWriter(t, b)
-	w.waitCommits(t, 100)
+	b, a, s, w := activeStandbyWriter(t)
 	killed := time.Now()
 	a.signal(t, syscall.SIGKILL)
 	waitActiveProc(t, b, s, 10*time.Second)
