@@ -120,10 +120,7 @@ func TestResyncFollowsNewLockHolder(t *testing.T) {
 func TestZombieClaimIsReclaimed(t *testing.T) {
 	t.Parallel()
 	b := pgredistest.New(t, faultDDL, faultTables)
-	cfg := b.Config(t)
-	var logs *pgredistest.Logs
-	cfg.Logger, logs = pgredistest.CaptureLogs(t)
-	b.StartWorkerWith(t, cfg)
+	logs := startLogged(t, b)
 	b.WaitMirror(t, 30*time.Second)
 	ctx := context.Background()
 	before, _, err := notify.ActiveWorker(ctx, b.PG)

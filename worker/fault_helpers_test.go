@@ -264,3 +264,13 @@ func activeStandbyWriter(t testing.TB) (*pgredistest.Bundle, *workerProc, *worke
 	w.waitCommits(t, 100)
 	return b, a, s, w
 }
+
+// startLogged starts an in-process worker whose log lines the test can
+// wait for and count.
+func startLogged(t testing.TB, b *pgredistest.Bundle) *pgredistest.Logs {
+	cfg := b.Config(t)
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	b.StartWorkerWith(t, cfg)
+	return logs
+}

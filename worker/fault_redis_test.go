@@ -18,10 +18,7 @@ func TestFaultRedisRestart(t *testing.T) {
 	t.Parallel()
 	r := testenv.StartRedis(t)
 	b := bundleAt(t, "", r.URL(0))
-	cfg := b.Config(t)
-	var logs *pgredistest.Logs
-	cfg.Logger, logs = pgredistest.CaptureLogs(t)
-	b.StartWorkerWith(t, cfg)
+	logs := startLogged(t, b)
 	b.WaitMirror(t, 30*time.Second)
 	w := startWriter(t, b)
 	w.waitCommits(t, 50)
@@ -56,10 +53,7 @@ func TestFaultRedisRestart(t *testing.T) {
 func TestFaultRedisFlush(t *testing.T) {
 	t.Parallel()
 	b := pgredistest.New(t, faultDDL, faultTables)
-	cfg := b.Config(t)
-	var logs *pgredistest.Logs
-	cfg.Logger, logs = pgredistest.CaptureLogs(t)
-	b.StartWorkerWith(t, cfg)
+	logs := startLogged(t, b)
 	b.WaitMirror(t, 30*time.Second)
 	w := startWriter(t, b)
 	w.waitCommits(t, 50)
@@ -80,10 +74,7 @@ func TestRedisRefusesWrites(t *testing.T) {
 	t.Parallel()
 	r := testenv.StartRedis(t, "--maxmemory-policy", "noeviction")
 	b := bundleAt(t, "", r.URL(0))
-	cfg := b.Config(t)
-	var logs *pgredistest.Logs
-	cfg.Logger, logs = pgredistest.CaptureLogs(t)
-	b.StartWorkerWith(t, cfg)
+	logs := startLogged(t, b)
 	b.WaitMirror(t, 30*time.Second)
 
 	ctx := context.Background()
@@ -127,10 +118,7 @@ func TestRedisRefusesLargeValue(t *testing.T) {
 	t.Parallel()
 	r := testenv.StartRedis(t, "--proto-max-bulk-len", "1mb")
 	b := bundleAt(t, "", r.URL(0))
-	cfg := b.Config(t)
-	var logs *pgredistest.Logs
-	cfg.Logger, logs = pgredistest.CaptureLogs(t)
-	b.StartWorkerWith(t, cfg)
+	logs := startLogged(t, b)
 	b.WaitMirror(t, 30*time.Second)
 	b.Exec(t, `UPDATE acct SET note = repeat('y', 1200000) WHERE id = 5`)
 	line := logs.Wait(t, 20*time.Second, "Redis is refusing writes", "table=public.acct")

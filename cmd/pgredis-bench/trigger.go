@@ -48,15 +48,11 @@ func (b *bench) use(ctx context.Context, v variant) error {
 
 func (b *bench) triggerFigures(ctx context.Context) error {
 	defer b.use(context.WithoutCancel(ctx), variants[1])
-	dir, err := os.MkdirTemp("", "pgredis-bench")
+	script, cleanup, err := b.updateScript()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "update.sql")
-	if err := os.WriteFile(script, fmt.Appendf(nil, "\\set id random(1, %d)\nUPDATE t SET price = price + 1, qty = qty + 1 WHERE id = :id;\n", b.rows), 0o644); err != nil {
-		return err
-	}
+	defer cleanup()
 	tps := map[string][]float64{}
 	bulk := map[string][]float64{}
 	// Backend CPU time per statement: the same costs seen without the
@@ -213,4 +209,19 @@ func (b *bench) pgbenchCmd(ctx context.Context, script string, clients int, d ti
 		"-T", strconv.Itoa(secs), "-f", script, b.dbURL)
 	cmd.Env = append(os.Environ(), "PGOPTIONS=-c synchronous_commit=off")
 	return cmd
+}
+
+// updateScript writes the pgbench script that updates a random row of t,
+// the load of both the trigger and the lag figures.
+func (b *bench) updateScript() (path string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "pgredis-bench")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "update.sql")
+	if err := os.WriteFile(path, fmt.Appendf(nil, "\\set id random(1, %d)\nUPDATE t SET price = price + 1, qty = qty + 1 WHERE id = :id;\n", b.rows), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
 }

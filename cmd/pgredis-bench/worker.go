@@ -248,15 +248,11 @@ func (b *bench) waitDBSize(ctx context.Context, ok func(int64) bool) error {
 // commit Redis shows the new value, alternating periods with and without
 // a pgbench update load on t.
 func (b *bench) lag(ctx context.Context) error {
-	dir, err := os.MkdirTemp("", "pgredis-bench")
+	script, cleanup, err := b.updateScript()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "update.sql")
-	if err := os.WriteFile(script, fmt.Appendf(nil, "\\set id random(1, %d)\nUPDATE t SET price = price + 1, qty = qty + 1 WHERE id = :id;\n", b.rows), 0o644); err != nil {
-		return err
-	}
+	defer cleanup()
 	var idle, loaded []time.Duration
 	var loadTPS []float64
 	var v int64
