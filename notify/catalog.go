@@ -36,6 +36,9 @@ type Table struct {
 	Value []Column
 	// KeyColumns are the template's distinct placeholder columns.
 	KeyColumns []Column
+	// EqColumns are the key columns a btree index leads with (see
+	// eqColumns); the trigger looks current rows up by them.
+	EqColumns []Column
 }
 
 // Resolve checks every spec against the catalog and fills in the defaults
@@ -43,6 +46,9 @@ type Table struct {
 // each other or with the state prefix, so nothing is installed or written
 // for a configuration that could corrupt another table's keys.
 func Resolve(ctx context.Context, q Querier, tables []spec.Table, statePrefix string) ([]Table, error) {
+	if err := CheckEncoding(ctx, q); err != nil {
+		return nil, err
+	}
 	var out []Table
 	for _, st := range tables {
 		t, err := resolveOne(ctx, q, st)
@@ -142,6 +148,9 @@ WHERE n.nspname = $1 AND c.relname = $2`, st.Schema, st.Name).Scan(&oid, &kind)
 		if !slices.Contains(t.KeyColumns, c) {
 			t.KeyColumns = append(t.KeyColumns, c)
 		}
+	}
+	if t.EqColumns, err = eqColumns(ctx, q, oid, t.KeyColumns); err != nil {
+		return Table{}, fmt.Errorf("error reading the indexes of %s: %w", st, err)
 	}
 	if st.Columns == nil {
 		t.Value = t.AllColumns

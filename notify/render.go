@@ -13,13 +13,43 @@ import (
 )
 
 // Settings pins every session setting that changes how a value renders as
-// text or JSON, so the trigger (in the writer's session) and a reconcile
-// (in the worker's) produce the same bytes.
+// text or JSON, so the trigger (in the writer's session, through its
+// functions' SET clauses) and a reconcile or fetch (in the worker's
+// sessions, as connection parameters) produce the same bytes. From the
+// PostgreSQL documentation (runtime-config-client, "Locale and
+// Formatting", and the data type chapters):
+//
+//   - TimeZone: timestamptz and timetz output.
+//   - DateStyle: date, time and timestamp output (to_jsonb always uses ISO,
+//     ::text and format=hash follow DateStyle).
+//   - IntervalStyle: interval output.
+//   - extra_float_digits: float4, float8 and geometric types.
+//   - bytea_output: bytea (hex or escape), in values and in keys.
+//   - search_path: regclass, regtype, regproc, regprocedure, regoper,
+//     regoperator, regconfig, regdictionary and regcollation print a name
+//     schema-qualified only when it is not visible on the path. pg_catalog
+//     first and pg_temp last also make the SECURITY DEFINER trigger
+//     functions safe: no object of the writer's resolves before the
+//     system's, and none from the writer's temporary schema at all. public
+//     stays on it so that names of public objects print as a session
+//     with the default path ("$user", public) prints them.
+//   - lc_monetary: money. "C" is available on every server; it prints as
+//     $1,234.56.
+//
+// Not pinned, since they change no output function: lc_numeric and lc_time
+// (only the to_char family), lc_messages (error texts, not values),
+// xmloption and xmlbinary (XML input and the functions that build XML),
+// client_encoding (conversion on the wire; the database must be UTF8, see
+// CheckEncoding). The database's encoding, collation and ctype are fixed
+// per database.
 var Settings = [][2]string{
 	{"TimeZone", "UTC"},
 	{"DateStyle", "ISO, MDY"},
 	{"IntervalStyle", "postgres"},
 	{"extra_float_digits", "1"},
+	{"bytea_output", "hex"},
+	{"search_path", "pg_catalog, public, pg_temp"},
+	{"lc_monetary", "C"},
 }
 
 // maxEntry bounds one entry, and the entries packed into one
@@ -51,7 +81,7 @@ func (t Table) valueExpr(alias string) string {
 		// synced without a reinstall. alias.* and not alias alone: a
 		// column named like the alias would win over the whole-row
 		// reference.
-		return fmt.Sprintf("to_jsonb(%s.*)::text", alias)
+		return fmt.Sprintf("pg_catalog.to_jsonb(%s.*)::text", alias)
 	case t.Format == spec.FormatJSON:
 		return t.jsonExpr(alias)
 	}
@@ -63,9 +93,9 @@ func (t Table) valueExpr(alias string) string {
 		for _, c := range t.Value[start:end] {
 			args = append(args, spec.QuoteLiteral(c.Name), "("+alias+"."+spec.QuoteIdent(c.Name)+")::text")
 		}
-		objs = append(objs, "jsonb_build_object("+strings.Join(args, ", ")+")")
+		objs = append(objs, "pg_catalog.jsonb_build_object("+strings.Join(args, ", ")+")")
 	}
-	return "jsonb_strip_nulls(" + strings.Join(objs, " || ") + ")::text"
+	return "pg_catalog.jsonb_strip_nulls(" + strings.Join(objs, " || ") + ")::text"
 }
 
 // jsonExpr renders the value columns as to_jsonb renders them, byte for
@@ -105,9 +135,9 @@ func (t Table) jsonExpr(alias string) string {
 		case jsonPlainTypes[baseType(c.Type)]:
 			terms = append(terms, "coalesce(("+ref+")::text, 'null')")
 		case jsonSameTypes[baseType(c.Type)]:
-			terms = append(terms, "coalesce(to_json("+ref+")::text, 'null')")
+			terms = append(terms, "coalesce(pg_catalog.to_json("+ref+")::text, 'null')")
 		default:
-			terms = append(terms, "coalesce(to_jsonb("+ref+")::text, 'null')")
+			terms = append(terms, "coalesce(pg_catalog.to_jsonb("+ref+")::text, 'null')")
 		}
 	}
 	terms = append(terms, "'}'")
@@ -119,7 +149,7 @@ func (t Table) jsonbExpr(alias string) string {
 	if t.Columns == nil {
 		// alias.* and not alias alone: a column named like the alias would
 		// win over the whole-row reference.
-		return fmt.Sprintf("to_jsonb(%s.*)::text", alias)
+		return fmt.Sprintf("pg_catalog.to_jsonb(%s.*)::text", alias)
 	}
 	var objs []string
 	for start := 0; start < len(t.Value); start += 50 {
@@ -128,7 +158,7 @@ func (t Table) jsonbExpr(alias string) string {
 		for _, c := range t.Value[start:end] {
 			args = append(args, spec.QuoteLiteral(c.Name), alias+"."+spec.QuoteIdent(c.Name))
 		}
-		objs = append(objs, "jsonb_build_object("+strings.Join(args, ", ")+")")
+		objs = append(objs, "pg_catalog.jsonb_build_object("+strings.Join(args, ", ")+")")
 	}
 	return "(" + strings.Join(objs, " || ") + ")::text"
 }
@@ -174,7 +204,7 @@ func (t Table) fetchEntryExpr(alias string) string {
 	terms := []string{spec.QuoteLiteral("R" + strconv.Itoa(len(t.KeyColumns)) + ":")}
 	for _, c := range t.KeyColumns {
 		v := fmt.Sprintf("(%s.%s)::text", alias, spec.QuoteIdent(c.Name))
-		terms = append(terms, "octet_length("+v+")::text", "':'", v)
+		terms = append(terms, "pg_catalog.octet_length("+v+")::text", "':'", v)
 	}
 	return strings.Join(terms, " || ")
 }

@@ -22,29 +22,89 @@ func TriggerNames() []string {
 
 // header renders the payload's first line. nextval makes every
 // notification distinct (PostgreSQL drops an identical repeat within a
-// transaction), the stamp lets the worker measure lag.
+// transaction), the stamp lets the worker measure lag. Calls are
+// schema-qualified and the sequence's argument typed: the functions run as
+// their owner, and an unqualified call with an unknown-typed argument
+// could resolve to a better-matching function of another schema.
 func header(version string) string {
-	return fmt.Sprintf(`'p1 %s ' || nextval('pgredis.seq')::text || ' ' || floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text || E'\n'`, version)
+	return fmt.Sprintf(`'p1 %s ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n'`, version)
 }
 
 // setEntryExpr renders x.k/x.v as a set entry, or as a fetch (or reconcile)
 // entry when the row is too large for a notification.
 func (t Table) setEntryExpr() string {
-	return fmt.Sprintf(`CASE WHEN octet_length(x.k) + octet_length(x.v) <= %[1]d THEN 'S' || octet_length(x.k)::text || ':' || x.k || octet_length(x.v)::text || ':' || x.v
-	WHEN octet_length(x.f) <= %[1]d THEN x.f
-	ELSE 'X0:' END`, maxEntry)
+	return fmt.Sprintf(`CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= %[1]d
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= %[1]d THEN x.f
+			ELSE 'X0:'
+		END`, maxEntry)
 }
 
 // setRows selects the set entries of rel's rows. OFFSET 0 keeps the
 // planner from inlining x into the CASE, which would render every row's
 // value up to three times.
 func (t Table) setRows(alias, rel string) string {
-	return fmt.Sprintf(`SELECT %s AS e FROM (SELECT %s AS k, %s AS v, %s AS f FROM %s %s OFFSET 0) x WHERE x.k IS NOT NULL`,
+	return fmt.Sprintf(`SELECT %s AS e
+		FROM (
+			SELECT
+				%s AS k,
+				%s AS v,
+				%s AS f
+			FROM %s %s
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL`,
 		t.setEntryExpr(), t.keyExpr(alias), t.valueExpr(alias), t.fetchEntryExpr(alias), rel, alias)
 }
 
 func deleteEntries(keys string) string {
-	return fmt.Sprintf(`SELECT CASE WHEN octet_length(d.k) <= %d THEN 'D' || octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e FROM (%s) d(k) WHERE d.k IS NOT NULL`, maxEntry, keys)
+	return fmt.Sprintf(`SELECT CASE WHEN pg_catalog.octet_length(d.k) <= %d THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			%s
+		) d(k)
+		WHERE d.k IS NOT NULL`, maxEntry, keys)
+}
+
+// goneKeys selects, from the keys in rel (an SQL query selecting a key and
+// then the EqColumns' values), those no row of the table renders now.
+//
+// The AFTER STATEMENT triggers of a writable CTE or a MERGE fire once all
+// of its sub-statements ran, in the order the sub-statements finished,
+// and the queries inside them see the statement's final state. A key one
+// sub-statement deleted and another re-inserted (or moved a row onto) must
+// therefore not be deleted whatever order the worker hears of them in: the
+// set comes from the other sub-statement's trigger. Without an index on a
+// key column the lookup would scan the table for every deleted row, so the
+// delete is then emitted as before (see Table.EqColumns).
+func (t Table) goneKeys(rel string) string {
+	if len(t.EqColumns) == 0 {
+		return "SELECT g.k FROM (" + rel + ") g"
+	}
+	names := []string{"k"}
+	conds := make([]string, 0, len(t.EqColumns)+1)
+	for i, c := range t.EqColumns {
+		names = append(names, fmt.Sprintf("c%d", i+1))
+		conds = append(conds, fmt.Sprintf("c.%s = g.c%d", spec.QuoteIdent(c.Name), i+1))
+	}
+	conds = append(conds, t.keyExpr("c")+" = g.k")
+	return fmt.Sprintf(`SELECT g.k
+			FROM (
+				%s
+			) g(%s)
+			WHERE NOT EXISTS (
+				SELECT FROM %s c
+				WHERE %s
+			)`, rel, strings.Join(names, ", "), t.Ident(), strings.Join(conds, "\n\t\t\t\t\tAND "))
+}
+
+// keyRows selects the key of rel's rows, then their EqColumns.
+func (t Table) keyRows(alias, rel string) string {
+	terms := []string{t.keyExpr(alias)}
+	for _, c := range t.EqColumns {
+		terms = append(terms, alias+"."+spec.QuoteIdent(c.Name))
+	}
+	return fmt.Sprintf("SELECT %s FROM %s %s", strings.Join(terms, ", "), rel, alias)
 }
 
 // emit is a PL/pgSQL block that sends the entries query's rows (one text
@@ -56,35 +116,76 @@ func deleteEntries(keys string) string {
 // a per-statement sequence number, so no two payloads of a transaction
 // are equal and PostgreSQL drops none.
 func (t Table) emit(entries string) string {
-	send := fmt.Sprintf(`IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := %s;
-		END IF;
-		PERFORM pg_notify(%s, pgredis_hdr || pgredis_buf);`, header(t.Version()), spec.QuoteLiteral(Channel))
-	return fmt.Sprintf(`FOR pgredis_e IN %s
-	LOOP
-		IF octet_length(pgredis_buf) + octet_length(pgredis_e) > %d THEN
+	send := func(indent string) string {
+		return strings.ReplaceAll(fmt.Sprintf(`IF pgredis_hdr IS NULL THEN
+	pgredis_hdr := %s;
+END IF;
+PERFORM pg_catalog.pg_notify(%s, pgredis_hdr || pgredis_buf);`, header(t.Version()), spec.QuoteLiteral(Channel)), "\n", "\n"+indent)
+	}
+	return fmt.Sprintf(`FOR pgredis_e IN
 		%s
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > %d THEN
+			%s
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		%s
-	END IF`, entries, maxEntry, send, send)
+	END IF`, entries, maxEntry, send("\t\t\t"), send("\t\t"))
 }
 
-// function wraps a body in a trigger function. The SET clauses pin the
-// rendering settings whatever the writer's session uses. The exception
-// handler keeps pgredis from ever failing the application's write (a
-// column dropped or renamed under the trigger, say): it asks the worker to
-// reconcile the table and says why. variable_conflict keeps a column named
-// like one of the variables from breaking the function.
-func (t Table) function(op, body string) string {
-	var set []string
-	for _, s := range Settings {
-		set = append(set, fmt.Sprintf("SET %s TO %s", s[0], spec.QuoteLiteral(s[1])))
+// dollarTag returns a dollar-quote tag that body does not contain: a
+// column name or key literal may hold any fixed tag.
+func dollarTag(body string) string {
+	tag := "$pgredis$"
+	for i := 1; strings.Contains(body, tag); i++ {
+		tag = fmt.Sprintf("$pgredis%d$", i)
 	}
-	return fmt.Sprintf(`CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql %s AS $pgredis$
+	return tag
+}
+
+// setClauses pins Settings for the function's call. A list setting
+// (search_path, DateStyle) is given element by element: one quoted
+// string would be taken as a single schema name.
+func setClauses() string {
+	var set []string
+	for _, s := range append(Settings, functionSettings...) {
+		var vals []string
+		for _, v := range strings.Split(s[1], ",") {
+			vals = append(vals, spec.QuoteLiteral(strings.TrimSpace(v)))
+		}
+		set = append(set, fmt.Sprintf("SET %s TO %s", s[0], strings.Join(vals, ", ")))
+	}
+	return strings.Join(set, "\n")
+}
+
+// functionSettings are pinned in the trigger functions only: they change
+// how the generated body parses (its literals), not how values render.
+var functionSettings = [][2]string{
+	{"standard_conforming_strings", "on"},
+}
+
+// function wraps a body in a trigger function.
+//
+// SECURITY DEFINER: the function runs as the role that ran migrate up, so
+// a writer needs no privilege beyond its own on the table (not on the
+// pgredis schema or its sequence, nor SELECT for the lookup of goneKeys).
+// What it can do is fixed here: read the table, take a pgredis.seq value
+// and pg_notify; it runs no dynamic SQL, and row data only ever travels
+// as values. search_path is pinned (pg_catalog first, pg_temp last, see
+// Settings) and the calls that could resolve elsewhere are qualified.
+//
+// The SET clauses also pin the rendering settings whatever the writer's
+// session uses. The exception handler keeps pgredis from ever failing the
+// application's write (a column dropped or renamed under the trigger, say):
+// it logs a warning and asks the worker to reconcile the table, saying why.
+// variable_conflict keeps a column named like one of the variables from
+// breaking the function.
+func (t Table) function(op, body string) string {
+	table := spec.QuoteLiteral(t.Table.String())
+	code := fmt.Sprintf(`
 #variable_conflict use_column
 DECLARE
 	pgredis_buf text := '';
@@ -94,11 +195,23 @@ BEGIN
 	%s;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
-	PERFORM pg_notify(%s, %s || 'X' || octet_length(m)::text || ':' || m) FROM (SELECT left(%s || SQLERRM, 2000) AS m) e;
+	RAISE WARNING 'pgredis: the %% trigger on %% failed, so the worker will reconcile the table: %%', %s, %s, SQLERRM;
+	PERFORM pg_catalog.pg_notify(%s, %s || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left(%s || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
-$pgredis$`, FuncName(t.Table, op), strings.Join(set, " "), body, spec.QuoteLiteral(Channel), header(t.Version()),
+`, body, spec.QuoteLiteral(op), table, spec.QuoteLiteral(Channel), header(t.Version()),
 		spec.QuoteLiteral("trigger on "+t.Table.String()+" failed: "))
+	tag := dollarTag(code)
+	return fmt.Sprintf("CREATE OR REPLACE FUNCTION %s() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER\n%s\nAS %s%s%s",
+		FuncName(t.Table, op), setClauses(), tag, code, tag)
+}
+
+// comment describes a trigger function in the catalog, so whoever finds
+// it (\df+, a permissions audit) knows what installed it and for what.
+func (t Table) comment(op string) string {
+	return fmt.Sprintf("COMMENT ON FUNCTION %s() IS %s", FuncName(t.Table, op),
+		spec.QuoteLiteral(fmt.Sprintf("pgredis: %s trigger function of %s, installed by pgredis migrate up for the spec %s (version %s)", op, t.Table.String(), t.Canonical(), t.Version())))
 }
 
 // InstallSQL returns the statements that (re)install the table's trigger
@@ -108,16 +221,16 @@ func (t Table) InstallSQL() []string {
 	// EXCEPT rather than NOT EXISTS: the plan is cached from the first
 	// call, and a hashed set operation stays linear whatever the row
 	// counts, where an anti-join planned for one row would not.
-	upd := t.emit(t.setRows("n", "pgredis_new") + "\n\tUNION ALL\n\t" +
-		deleteEntries(fmt.Sprintf("SELECT %s FROM pgredis_old o EXCEPT SELECT %s FROM pgredis_new n", t.keyExpr("o"), t.keyExpr("n"))))
-	del := t.emit(deleteEntries(fmt.Sprintf("SELECT %s FROM pgredis_old o", t.keyExpr("o"))))
-	trunc := fmt.Sprintf("PERFORM pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
+	upd := t.emit(t.setRows("n", "pgredis_new") + "\n\t\tUNION ALL\n\t\t" +
+		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")+"\n\t\t\t\tEXCEPT\n\t\t\t\t"+t.keyRows("n", "pgredis_new"))))
+	del := t.emit(deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old"))))
+	trunc := fmt.Sprintf("PERFORM pg_catalog.pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
 	tbl := t.Ident()
 	return []string{
-		t.function("ins", ins),
-		t.function("upd", upd),
-		t.function("del", del),
-		t.function("trunc", trunc),
+		t.function("ins", ins), t.comment("ins"),
+		t.function("upd", upd), t.comment("upd"),
+		t.function("del", del), t.comment("del"),
+		t.function("trunc", trunc), t.comment("trunc"),
 		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER INSERT ON %s REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["ins"], tbl, FuncName(t.Table, "ins")),
 		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER UPDATE ON %s REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["upd"], tbl, FuncName(t.Table, "upd")),
 		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER DELETE ON %s REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["del"], tbl, FuncName(t.Table, "del")),

@@ -1,0 +1,135 @@
+package notify
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"fmt"
+
+	"github.com/pgredis/pgredis/internal/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// goldenTable resolves a spec by hand, as Resolve would against a catalog
+// with these columns, so the golden tests need no server.
+func goldenTable(t *testing.T, entry string, cols []Column, pk []string, eq []string) Table {
+	t.Helper()
+	parsed, err := spec.Parse(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := Table{Table: parsed[0], AllColumns: cols}
+	if tb.Table.Key != nil {
+		tb.Key = *tb.Table.Key
+	} else {
+		tb.Key = spec.DefaultTemplate(tb.Name, pk)
+	}
+	find := func(name string) Column {
+		for _, c := range cols {
+			if c.Name == name {
+				return c
+			}
+		}
+		t.Fatalf("no column %q", name)
+		return Column{}
+	}
+	for _, name := range tb.Key.Columns() {
+		tb.KeyColumns = append(tb.KeyColumns, find(name))
+	}
+	for _, name := range eq {
+		tb.EqColumns = append(tb.EqColumns, find(name))
+	}
+	if tb.Columns == nil {
+		tb.Value = cols
+	} else {
+		for _, name := range tb.Columns {
+			tb.Value = append(tb.Value, find(name))
+		}
+	}
+	return tb
+}
+
+// TestGeneratedSQL compares the generated SQL with testdata/golden, so
+// every change to what migrate up installs shows as a diff. Run with
+// -update to rewrite the files after a deliberate change.
+func TestGeneratedSQL(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		table Table
+	}{
+		{"default_key", goldenTable(t, "kv",
+			[]Column{{"id", "integer"}, {"v", "text"}}, []string{"id"}, []string{"id"})},
+		{"composite_hash_ttl", goldenTable(t, "shop.orders key=order:{tenant}:{id} format=hash columns=id,status ttl=1h",
+			[]Column{{"tenant", "integer"}, {"id", "bigint"}, {"status", "text"}, {"note", "text"}}, []string{"tenant", "id"}, []string{"tenant", "id"})},
+		{"json_columns_unindexed_key", goldenTable(t, "people key=p:{email} columns=email,born,doc",
+			[]Column{{"id", "integer"}, {"email", "text"}, {"born", "date"}, {"doc", "jsonb"}}, []string{"id"}, nil)},
+		// The fixed dollar tag and a quote in names and literals.
+		{"dollar_tag", goldenTable(t, `"we'ird"."a$pgredis$b" key=x$pgredis$y'{a$pgredis$b}`,
+			[]Column{{"a$pgredis$b", "text"}, {"v", "text"}}, []string{"a$pgredis$b"}, []string{"a$pgredis$b"})},
+	}
+	for _, c := range cases {
+		stmts := append(c.table.InstallSQL(), "-- render\n"+c.table.RenderSQL(), "-- fetch\n"+c.table.FetchSQL())
+		got := strings.Join(stmts, ";\n\n") + ";\n"
+		path := filepath.Join("testdata", "golden", c.name+".sql")
+		if *update {
+			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run go test ./notify -run TestGeneratedSQL -update to create it)", err)
+		}
+		if got != string(want) {
+			t.Errorf("%s: generated SQL differs from %s (run with -update after a deliberate change)\n%s", c.name, path, lineDiff(string(want), got))
+		}
+	}
+}
+
+// lineDiff shows the first differing line of want and got.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n  want %s\n  got  %s", i+1, a, b)
+		}
+	}
+	return ""
+}
+
+
+// The body must never contain its own dollar-quote tag, or it would end
+// early: whatever a column name or key literal holds.
+func TestDollarTagNotInBody(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{"", "x", "a$pgredis$b", "$pgredis$ $pgredis1$", "$pgredis1$ $pgredis$ $pgredis2$"} {
+		tag := dollarTag(body)
+		if strings.Contains(body, tag) || !strings.HasPrefix(tag, "$pgredis") || !strings.HasSuffix(tag, "$") {
+			t.Errorf("dollarTag(%q) = %q", body, tag)
+		}
+	}
+	tb := goldenTable(t, `"a$pgredis$b"`, []Column{{"a$pgredis$b", "text"}}, []string{"a$pgredis$b"}, []string{"a$pgredis$b"})
+	for _, stmt := range tb.InstallSQL()[:2] {
+		if !strings.HasPrefix(stmt, "CREATE OR REPLACE FUNCTION") {
+			continue
+		}
+		i := strings.Index(stmt, "\nAS $")
+		tag := stmt[i+4 : i+4+strings.Index(stmt[i+5:], "$")+2]
+		body := strings.TrimSuffix(stmt[i+4+len(tag):], tag)
+		if tag == "$pgredis$" || strings.Contains(body, tag) {
+			t.Errorf("tag %q of a function whose body holds $pgredis$", tag)
+		}
+	}
+}

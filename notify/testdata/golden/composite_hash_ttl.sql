@@ -1,0 +1,238 @@
+CREATE OR REPLACE FUNCTION pgredis.t_273b481b0b7498df_ins() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'order:' || (n."tenant")::text || ':' || (n."id")::text AS k,
+				pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (n."id")::text, 'status', (n."status")::text))::text AS v,
+				'R2:' || pg_catalog.octet_length((n."tenant")::text)::text || ':' || (n."tenant")::text || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
+			FROM pgredis_new n
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'shop.orders', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on shop.orders failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_273b481b0b7498df_ins() IS 'pgredis: ins trigger function of shop.orders, installed by pgredis migrate up for the spec "shop"."orders" key=order:{tenant}:{id} format=hash columns=id,status ttl=1h0m0s (version f0cd1d003a662dfa)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_273b481b0b7498df_upd() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'order:' || (n."tenant")::text || ':' || (n."id")::text AS k,
+				pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (n."id")::text, 'status', (n."status")::text))::text AS v,
+				'R2:' || pg_catalog.octet_length((n."tenant")::text)::text || ':' || (n."tenant")::text || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
+			FROM pgredis_new n
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+		UNION ALL
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k
+			FROM (
+				SELECT 'order:' || (o."tenant")::text || ':' || (o."id")::text, o."tenant", o."id" FROM pgredis_old o
+				EXCEPT
+				SELECT 'order:' || (n."tenant")::text || ':' || (n."id")::text, n."tenant", n."id" FROM pgredis_new n
+			) g(k, c1, c2)
+			WHERE NOT EXISTS (
+				SELECT FROM "shop"."orders" c
+				WHERE c."tenant" = g.c1
+					AND c."id" = g.c2
+					AND 'order:' || (c."tenant")::text || ':' || (c."id")::text = g.k
+			)
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'shop.orders', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on shop.orders failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_273b481b0b7498df_upd() IS 'pgredis: upd trigger function of shop.orders, installed by pgredis migrate up for the spec "shop"."orders" key=order:{tenant}:{id} format=hash columns=id,status ttl=1h0m0s (version f0cd1d003a662dfa)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_273b481b0b7498df_del() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k
+			FROM (
+				SELECT 'order:' || (o."tenant")::text || ':' || (o."id")::text, o."tenant", o."id" FROM pgredis_old o
+			) g(k, c1, c2)
+			WHERE NOT EXISTS (
+				SELECT FROM "shop"."orders" c
+				WHERE c."tenant" = g.c1
+					AND c."id" = g.c2
+					AND 'order:' || (c."tenant")::text || ':' || (c."id")::text = g.k
+			)
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'shop.orders', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on shop.orders failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_273b481b0b7498df_del() IS 'pgredis: del trigger function of shop.orders, installed by pgredis migrate up for the spec "shop"."orders" key=order:{tenant}:{id} format=hash columns=id,status ttl=1h0m0s (version f0cd1d003a662dfa)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_273b481b0b7498df_trunc() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'shop.orders', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on shop.orders failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_273b481b0b7498df_trunc() IS 'pgredis: trunc trigger function of shop.orders, installed by pgredis migrate up for the spec "shop"."orders" key=order:{tenant}:{id} format=hash columns=id,status ttl=1h0m0s (version f0cd1d003a662dfa)';
+
+CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "shop"."orders" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_273b481b0b7498df_ins();
+
+CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "shop"."orders" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_273b481b0b7498df_upd();
+
+CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "shop"."orders" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_273b481b0b7498df_del();
+
+CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "shop"."orders" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_273b481b0b7498df_trunc();
+
+-- render
+SELECT k, v FROM (SELECT 'order:' || (r."tenant")::text || ':' || (r."id")::text AS k, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (r."id")::text, 'status', (r."status")::text))::text AS v FROM "shop"."orders" r) x WHERE k IS NOT NULL;
+
+-- fetch
+SELECT k, v FROM (SELECT 'order:' || (r."tenant")::text || ':' || (r."id")::text AS k, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (r."id")::text, 'status', (r."status")::text))::text AS v FROM "shop"."orders" r WHERE r."tenant" = $1::integer AND r."id" = $2::bigint) x WHERE k IS NOT NULL;

@@ -1,0 +1,236 @@
+CREATE OR REPLACE FUNCTION pgredis.t_b05a84e1e9a9c101_ins() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis1$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'x$pgredis$y''' || (n."a$pgredis$b")::text AS k,
+				pg_catalog.to_jsonb(n.*)::text AS v,
+				'R1:' || pg_catalog.octet_length((n."a$pgredis$b")::text)::text || ':' || (n."a$pgredis$b")::text AS f
+			FROM pgredis_new n
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'we''ird.a$pgredis$b', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on we''ird.a$pgredis$b failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis1$;
+
+COMMENT ON FUNCTION pgredis.t_b05a84e1e9a9c101_ins() IS 'pgredis: ins trigger function of we''ird.a$pgredis$b, installed by pgredis migrate up for the spec "we''ird"."a$pgredis$b" key=x$pgredis$y''{a$pgredis$b} format=json (version 1b25f65c0b9ca128)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_b05a84e1e9a9c101_upd() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis1$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'x$pgredis$y''' || (n."a$pgredis$b")::text AS k,
+				pg_catalog.to_jsonb(n.*)::text AS v,
+				'R1:' || pg_catalog.octet_length((n."a$pgredis$b")::text)::text || ':' || (n."a$pgredis$b")::text AS f
+			FROM pgredis_new n
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+		UNION ALL
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k
+			FROM (
+				SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text, o."a$pgredis$b" FROM pgredis_old o
+				EXCEPT
+				SELECT 'x$pgredis$y''' || (n."a$pgredis$b")::text, n."a$pgredis$b" FROM pgredis_new n
+			) g(k, c1)
+			WHERE NOT EXISTS (
+				SELECT FROM "we'ird"."a$pgredis$b" c
+				WHERE c."a$pgredis$b" = g.c1
+					AND 'x$pgredis$y''' || (c."a$pgredis$b")::text = g.k
+			)
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'we''ird.a$pgredis$b', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on we''ird.a$pgredis$b failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis1$;
+
+COMMENT ON FUNCTION pgredis.t_b05a84e1e9a9c101_upd() IS 'pgredis: upd trigger function of we''ird.a$pgredis$b, installed by pgredis migrate up for the spec "we''ird"."a$pgredis$b" key=x$pgredis$y''{a$pgredis$b} format=json (version 1b25f65c0b9ca128)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_b05a84e1e9a9c101_del() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis1$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k
+			FROM (
+				SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text, o."a$pgredis$b" FROM pgredis_old o
+			) g(k, c1)
+			WHERE NOT EXISTS (
+				SELECT FROM "we'ird"."a$pgredis$b" c
+				WHERE c."a$pgredis$b" = g.c1
+					AND 'x$pgredis$y''' || (c."a$pgredis$b")::text = g.k
+			)
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'we''ird.a$pgredis$b', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on we''ird.a$pgredis$b failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis1$;
+
+COMMENT ON FUNCTION pgredis.t_b05a84e1e9a9c101_del() IS 'pgredis: del trigger function of we''ird.a$pgredis$b, installed by pgredis migrate up for the spec "we''ird"."a$pgredis$b" key=x$pgredis$y''{a$pgredis$b} format=json (version 1b25f65c0b9ca128)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_b05a84e1e9a9c101_trunc() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis1$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'we''ird.a$pgredis$b', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on we''ird.a$pgredis$b failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis1$;
+
+COMMENT ON FUNCTION pgredis.t_b05a84e1e9a9c101_trunc() IS 'pgredis: trunc trigger function of we''ird.a$pgredis$b, installed by pgredis migrate up for the spec "we''ird"."a$pgredis$b" key=x$pgredis$y''{a$pgredis$b} format=json (version 1b25f65c0b9ca128)';
+
+CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "we'ird"."a$pgredis$b" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_b05a84e1e9a9c101_ins();
+
+CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "we'ird"."a$pgredis$b" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_b05a84e1e9a9c101_upd();
+
+CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "we'ird"."a$pgredis$b" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_b05a84e1e9a9c101_del();
+
+CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "we'ird"."a$pgredis$b" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_b05a84e1e9a9c101_trunc();
+
+-- render
+SELECT k, v FROM (SELECT 'x$pgredis$y''' || (r."a$pgredis$b")::text AS k, pg_catalog.to_jsonb(r.*)::text AS v FROM "we'ird"."a$pgredis$b" r) x WHERE k IS NOT NULL;
+
+-- fetch
+SELECT k, v FROM (SELECT 'x$pgredis$y''' || (r."a$pgredis$b")::text AS k, pg_catalog.to_jsonb(r.*)::text AS v FROM "we'ird"."a$pgredis$b" r WHERE r."a$pgredis$b" = $1::text) x WHERE k IS NOT NULL;

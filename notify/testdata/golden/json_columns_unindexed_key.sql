@@ -1,0 +1,220 @@
+CREATE OR REPLACE FUNCTION pgredis.t_f215caf2d3ccd5c6_ins() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'p:' || (n."email")::text AS k,
+				('{"doc": ' || coalesce(pg_catalog.to_jsonb(n."doc")::text, 'null') || ', "born": ' || coalesce(pg_catalog.to_json(n."born")::text, 'null') || ', "email": ' || coalesce(pg_catalog.to_json(n."email")::text, 'null') || '}') AS v,
+				'R1:' || pg_catalog.octet_length((n."email")::text)::text || ':' || (n."email")::text AS f
+			FROM pgredis_new n
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'public.people', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_ins() IS 'pgredis: ins trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=email,born,doc (version c87188df5b11c2b3)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_f215caf2d3ccd5c6_upd() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'p:' || (n."email")::text AS k,
+				('{"doc": ' || coalesce(pg_catalog.to_jsonb(n."doc")::text, 'null') || ', "born": ' || coalesce(pg_catalog.to_json(n."born")::text, 'null') || ', "email": ' || coalesce(pg_catalog.to_json(n."email")::text, 'null') || '}') AS v,
+				'R1:' || pg_catalog.octet_length((n."email")::text)::text || ':' || (n."email")::text AS f
+			FROM pgredis_new n
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+		UNION ALL
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k FROM (SELECT 'p:' || (o."email")::text FROM pgredis_old o
+				EXCEPT
+				SELECT 'p:' || (n."email")::text FROM pgredis_new n) g
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'public.people', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_upd() IS 'pgredis: upd trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=email,born,doc (version c87188df5b11c2b3)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_f215caf2d3ccd5c6_del() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	FOR pgredis_e IN
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k FROM (SELECT 'p:' || (o."email")::text FROM pgredis_old o) g
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'public.people', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_del() IS 'pgredis: del trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=email,born,doc (version c87188df5b11c2b3)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_f215caf2d3ccd5c6_trunc() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+BEGIN
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.people', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_trunc() IS 'pgredis: trunc trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=email,born,doc (version c87188df5b11c2b3)';
+
+CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "public"."people" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_f215caf2d3ccd5c6_ins();
+
+CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "public"."people" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_f215caf2d3ccd5c6_upd();
+
+CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "public"."people" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_f215caf2d3ccd5c6_del();
+
+CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "public"."people" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_f215caf2d3ccd5c6_trunc();
+
+-- render
+SELECT k, v FROM (SELECT 'p:' || (r."email")::text AS k, ('{"doc": ' || coalesce(pg_catalog.to_jsonb(r."doc")::text, 'null') || ', "born": ' || coalesce(pg_catalog.to_json(r."born")::text, 'null') || ', "email": ' || coalesce(pg_catalog.to_json(r."email")::text, 'null') || '}') AS v FROM "public"."people" r) x WHERE k IS NOT NULL;
+
+-- fetch
+SELECT k, v FROM (SELECT 'p:' || (r."email")::text AS k, ('{"doc": ' || coalesce(pg_catalog.to_jsonb(r."doc")::text, 'null') || ', "born": ' || coalesce(pg_catalog.to_json(r."born")::text, 'null') || ', "email": ' || coalesce(pg_catalog.to_json(r."email")::text, 'null') || '}') AS v FROM "public"."people" r WHERE r."email" = $1::text) x WHERE k IS NOT NULL;

@@ -1,0 +1,275 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgredis/pgredis/internal/pgredistest"
+)
+
+var roleSeq atomic.Int64
+
+// writerRole creates a login role (cluster-wide, so named per process and
+// test) with only the given table privileges, and returns a pool connected
+// as it. Cleanup revokes the grants and drops the role.
+func writerRole(t *testing.T, b *pgredistest.Bundle, grants string) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	role := fmt.Sprintf("pgredis_test_writer_%d_%d", os.Getpid(), roleSeq.Add(1))
+	ident := pgx.Identifier{role}.Sanitize()
+	b.Exec(t, "CREATE ROLE "+ident+" LOGIN")
+	b.Exec(t, strings.ReplaceAll(grants, "ROLE", ident))
+	u, err := url.Parse(b.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	pool, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		ctx := context.Background()
+		// The grants live in the test's database, the role in the cluster.
+		if _, err := b.PG.Exec(ctx, "DROP OWNED BY "+ident); err != nil {
+			t.Errorf("dropping privileges of %s: %v", role, err)
+		}
+		if _, err := b.PG.Exec(ctx, "DROP ROLE "+ident); err != nil {
+			t.Errorf("dropping role %s: %v", role, err)
+		}
+	})
+	return pool
+}
+
+func execAs(t *testing.T, pool *pgxpool.Pool, sql string) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), sql); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+// Guarantee 10: a role with nothing but its own privileges on the table
+// (not on the pgredis schema or its sequence) writes, and every kind of
+// write is mirrored: inserts, multi-row updates with key changes, deletes,
+// rows too large for a notification (the fetch path) and TRUNCATE.
+func TestWriterRoleWithTablePrivilegesOnly(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE kv (id int PRIMARY KEY, v text);
+CREATE TABLE docs (tenant int, id int, body text, PRIMARY KEY (tenant, id));`,
+		"kv; docs key=doc:{tenant}:{id} format=hash")
+	w := writerRole(t, b, `GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON kv, docs TO ROLE`)
+	startListening(t, b)
+	execAs(t, w, `INSERT INTO kv SELECT g, 'v' || g FROM generate_series(1, 50) g`)
+	execAs(t, w, `INSERT INTO docs VALUES (1, 1, 'small'), (1, 2, repeat('x', 9000)), (2, 1, repeat('é', 6000))`)
+	execAs(t, w, `INSERT INTO kv VALUES (100, repeat('big', 4000))`)
+	b.WaitMirror(t, converge)
+	execAs(t, w, `UPDATE kv SET v = upper(v) WHERE id % 3 = 0`)
+	execAs(t, w, `UPDATE kv SET id = id + 1000 WHERE id > 40`)
+	execAs(t, w, `UPDATE docs SET body = body || repeat('y', 9000) WHERE tenant = 1`)
+	execAs(t, w, `DELETE FROM kv WHERE id % 5 = 0`)
+	execAs(t, w, `DELETE FROM docs WHERE id = 1`)
+	b.WaitMirror(t, converge)
+	execAs(t, w, `TRUNCATE kv`)
+	execAs(t, w, `INSERT INTO kv VALUES (1, 'after truncate')`)
+	b.WaitMirror(t, converge)
+}
+
+// Guarantee 1: a writable CTE or MERGE that deletes a key and re-inserts
+// it (or moves another row onto it) in one statement. Their sub-statements'
+// triggers fire in the order the sub-statements finished, not the order
+// the rows changed, so the delete can reach the worker after the set.
+func TestWritableCTEsAndMerge(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE kv (id int PRIMARY KEY, v text);
+CREATE TABLE kd (id int PRIMARY KEY DEFERRABLE, v text);
+CREATE TABLE kc (id int PRIMARY KEY, code text NOT NULL UNIQUE DEFERRABLE, v text);
+CREATE TABLE src (id int, v text);
+INSERT INTO kv SELECT g, 'old' || g FROM generate_series(1, 10) g;
+INSERT INTO kd SELECT g, 'old' || g FROM generate_series(1, 10) g;
+INSERT INTO kc SELECT g, 'c' || g, 'old' || g FROM generate_series(1, 10) g;`,
+		"kv; kd format=hash; kc key=kc:{code}")
+	startListening(t, b)
+	b.WaitMirror(t, converge)
+	for _, q := range []string{
+		// Delete and re-insert the same key.
+		`WITH d AS (DELETE FROM kv WHERE id = 1 RETURNING id) INSERT INTO kv SELECT id, 'new' FROM d`,
+		`WITH d AS (DELETE FROM kv WHERE id IN (2, 3, 4) RETURNING id) INSERT INTO kv SELECT id, 'new' || id FROM d`,
+		// Move a row away and insert another onto its key.
+		`WITH m AS (UPDATE kd SET id = 100 WHERE id = 1) INSERT INTO kd VALUES (1, 'x')`,
+		`WITH m AS (UPDATE kd SET id = id + 200 WHERE id IN (2, 3)) INSERT INTO kd VALUES (2, 'y'), (3, 'z')`,
+		// Another row takes over a deleted row's key (a custom key on a
+		// unique column).
+		`WITH d AS (DELETE FROM kc WHERE code = 'c1' RETURNING code) INSERT INTO kc SELECT 100, code, 'taken over' FROM d`,
+		`WITH m AS (UPDATE kc SET code = 'moved' WHERE code = 'c2') INSERT INTO kc VALUES (101, 'c2', 'x')`,
+		// The delete of the same key as the insert, in the other order.
+		`WITH i AS (INSERT INTO kv VALUES (11, 'eleven') RETURNING id) DELETE FROM kv WHERE id = 5`,
+	} {
+		b.Exec(t, q)
+	}
+	b.WaitMirror(t, converge)
+	// MERGE deleting a row and inserting another with its key (the
+	// deferrable key lets the insert in before the delete is checked).
+	b.Exec(t, `INSERT INTO src VALUES (6, 'old6'), (6, 'merged6'), (7, 'old7'), (7, 'merged7'), (12, 'new12')`)
+	b.Exec(t, `MERGE INTO kd t USING src s ON t.v = s.v
+		WHEN MATCHED THEN DELETE
+		WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v)`)
+	b.Exec(t, `MERGE INTO kc t USING (VALUES ('c3', 'c4')) s(a, b) ON t.code = s.a
+		WHEN MATCHED THEN UPDATE SET code = s.b || 'x'`)
+	b.WaitMirror(t, converge)
+	// Plain deletes still delete.
+	b.Exec(t, `DELETE FROM kv WHERE id > 5; DELETE FROM kd; DELETE FROM kc WHERE id > 5`)
+	b.WaitMirror(t, converge)
+}
+
+// Values and keys never depend on the writer's output settings:
+// bytea_output (values, and keys: a delete from such a session must find
+// the key the worker wrote), search_path (regclass output) and lc_monetary
+// (money).
+func TestWriterOutputSettings(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE SCHEMA other;
+CREATE TABLE other.thing (id int);
+CREATE TABLE bin (k bytea PRIMARY KEY, v bytea, r regclass, ty regtype, m money);
+CREATE TABLE binh (k bytea PRIMARY KEY, v bytea, r regclass, m money);`,
+		"bin; binh format=hash")
+	startListening(t, b)
+	ctx := context.Background()
+	conn, err := b.PG.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	defer conn.Exec(context.Background(), "RESET ALL")
+	for _, q := range []string{
+		`SET bytea_output = 'escape'`, `SET search_path = other, pg_catalog`,
+		`INSERT INTO public.bin VALUES ('\x00ff41', '\xdeadbeef', 'other.thing', 'other.thing', 12.5), ('abc', '', 'public.bin', 'int4', -1), ('\x5c', '\x5c00', 'pg_class', 'text', 0)`,
+		`INSERT INTO public.binh VALUES ('\x00ff41', '\xdeadbeef', 'other.thing', 1234567.89), ('x', NULL, 'public.binh', NULL)`,
+		`UPDATE public.bin SET v = v || '\x01'::bytea, k = k || '\x02'::bytea WHERE k = 'abc'`,
+		`UPDATE public.binh SET m = m * 2`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	b.WaitMirror(t, converge)
+	for _, q := range []string{
+		`DELETE FROM public.bin WHERE k = '\x00ff41'`,
+		`DELETE FROM public.binh WHERE r = 'thing'::regclass`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "RESET ALL"); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitMirror(t, converge)
+	// lc_monetary: write through a locale that prints money differently
+	// from C, if this machine has one (C, C.UTF-8 and POSIX print alike).
+	var inC, other string
+	if err := conn.QueryRow(ctx, `SELECT set_config('lc_monetary', 'C', false), 1234.5::money::text`).Scan(new(string), &inC); err != nil {
+		t.Fatal(err)
+	}
+	var loc string
+	for _, l := range []string{"en_US.UTF-8", "de_DE.UTF-8", "fr_FR.UTF-8", "en_GB.UTF-8", "en_IN.UTF-8"} {
+		if conn.QueryRow(ctx, `SELECT set_config('lc_monetary', $1, false), 1234.5::money::text`, l).Scan(new(string), &other) == nil && other != inC {
+			loc = l
+			break
+		}
+	}
+	if loc == "" {
+		t.Log("lc_monetary not exercised: no installed locale prints money differently from C")
+		return
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO public.bin VALUES ('money', NULL, NULL, NULL, 1234.5); UPDATE public.binh SET m = m + 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "RESET ALL"); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitMirror(t, converge)
+}
+
+// A column named with the dollar-quote tag pgredis once used ends no
+// function body early: the table syncs.
+func TestDollarTagInColumnName(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE "t$pgredis$" ("a$pgredis$b" text PRIMARY KEY, "$pgredis$" text);
+CREATE TABLE h ("a$pgredis$b" text PRIMARY KEY, "$pgredis$" text);`,
+		`"t$pgredis$"; h key=x$pgredis$:{a$pgredis$b} format=hash`)
+	startListening(t, b)
+	for _, tbl := range []string{`"t$pgredis$"`, "h"} {
+		b.Exec(t, `INSERT INTO `+tbl+` VALUES ('$pgredis$', 'one'), ('two', '$pgredis$ $$')`)
+		b.Exec(t, `UPDATE `+tbl+` SET "a$pgredis$b" = "a$pgredis$b" || '!' WHERE "$pgredis$" = 'one'`)
+	}
+	b.WaitMirror(t, converge)
+	b.Exec(t, `DELETE FROM "t$pgredis$" WHERE "a$pgredis$b" = 'two'; DELETE FROM h WHERE "a$pgredis$b" = '$pgredis$!'`)
+	b.WaitMirror(t, converge)
+}
+
+// PREPARE TRANSACTION of a write to a synced table fails (the trigger sent
+// a NOTIFY); the transaction rolls back, the mirror stays as it was.
+func TestPrepareTransactionRefused(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `CREATE TABLE kv (id int PRIMARY KEY, v text); CREATE TABLE plain (id int)`, "kv")
+	var max int
+	if err := b.PG.QueryRow(context.Background(), `SELECT current_setting('max_prepared_transactions')::int`).Scan(&max); err != nil {
+		t.Fatal(err)
+	}
+	if max == 0 {
+		t.Skip("max_prepared_transactions is 0 on this server: PREPARE TRANSACTION is refused for every transaction")
+	}
+	startListening(t, b)
+	ctx := context.Background()
+	b.Exec(t, `INSERT INTO kv VALUES (1, 'a')`)
+	b.WaitMirror(t, converge)
+	gid := fmt.Sprintf("pgredis_test_%d_%d", os.Getpid(), roleSeq.Add(1))
+	tx, err := b.PG.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `INSERT INTO kv VALUES (2, 'b')`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, `PREPARE TRANSACTION '`+gid+`'`)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "0A000" || !strings.Contains(pgErr.Message, "NOTIFY") {
+		b.PG.Exec(ctx, `ROLLBACK PREPARED '`+gid+`'`)
+		t.Fatalf("PREPARE TRANSACTION after a write to a synced table: %v, want the documented 0A000 NOTIFY error", err)
+	}
+	tx.Rollback(ctx)
+	// A transaction that writes only unsynced tables prepares as usual.
+	tx2, err := b.PG.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx2.Rollback(ctx)
+	if _, err := tx2.Exec(ctx, `INSERT INTO plain VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx2.Exec(ctx, `PREPARE TRANSACTION '`+gid+`'`); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `ROLLBACK PREPARED '`+gid+`'`)
+	b.RequireMirror(t)
+	var n int
+	if err := b.PG.QueryRow(ctx, `SELECT count(*) FROM kv`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("kv has %d rows (%v), want 1", n, err)
+	}
+}
