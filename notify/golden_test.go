@@ -2,11 +2,11 @@ package notify
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"fmt"
 
 	"github.com/pgredis/pgredis/internal/spec"
 )
@@ -108,7 +108,6 @@ func lineDiff(want, got string) string {
 	}
 	return ""
 }
-
 
 // The body must never contain its own dollar-quote tag, or it would end
 // early: whatever a column name or key literal holds.

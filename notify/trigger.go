@@ -78,14 +78,17 @@ func deleteEntries(keys string) string {
 // key column the lookup would scan the table for every deleted row, so the
 // delete is then emitted as before (see Table.EqColumns).
 func (t Table) goneKeys(rel string) string {
-	if len(t.EqColumns) == 0 {
-		return "SELECT g.k FROM (" + rel + ") g"
-	}
 	names := []string{"k"}
 	conds := make([]string, 0, len(t.EqColumns)+1)
 	for i, c := range t.EqColumns {
 		names = append(names, fmt.Sprintf("c%d", i+1))
 		conds = append(conds, fmt.Sprintf("c.%s = g.c%d", spec.QuoteIdent(c.Name), i+1))
+	}
+	if len(t.EqColumns) == 0 {
+		return fmt.Sprintf(`SELECT g.k
+			FROM (
+				%s
+			) g(k)`, rel)
 	}
 	conds = append(conds, t.keyExpr("c")+" = g.k")
 	return fmt.Sprintf(`SELECT g.k

@@ -94,9 +94,12 @@ BEGIN
 		UNION ALL
 		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
 		FROM (
-			SELECT g.k FROM (SELECT 'p:' || (o."email")::text FROM pgredis_old o
+			SELECT g.k
+			FROM (
+				SELECT 'p:' || (o."email")::text FROM pgredis_old o
 				EXCEPT
-				SELECT 'p:' || (n."email")::text FROM pgredis_new n) g
+				SELECT 'p:' || (n."email")::text FROM pgredis_new n
+			) g(k)
 		) d(k)
 		WHERE d.k IS NOT NULL
 	LOOP
@@ -146,7 +149,10 @@ BEGIN
 	FOR pgredis_e IN
 		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
 		FROM (
-			SELECT g.k FROM (SELECT 'p:' || (o."email")::text FROM pgredis_old o) g
+			SELECT g.k
+			FROM (
+				SELECT 'p:' || (o."email")::text FROM pgredis_old o
+			) g(k)
 		) d(k)
 		WHERE d.k IS NOT NULL
 	LOOP
