@@ -74,6 +74,10 @@ func (w *Worker) connect(ctx context.Context) error {
 		return fmt.Errorf("error connecting to PostgreSQL: %w", err)
 	}
 	w.pool = pool
+	if err := notify.CheckEncoding(ctx, pool); err != nil {
+		pool.Close()
+		return fatalError{err}
+	}
 	if err := w.cfg.Redis.Ping(ctx).Err(); err != nil {
 		pool.Close()
 		return fmt.Errorf("error connecting to Redis: %w", err)
