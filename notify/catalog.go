@@ -38,7 +38,7 @@ type Table struct {
 	KeyColumns []Column
 	// EqColumns are the key columns a btree index leads with (see
 	// eqColumns); the trigger looks current rows up by them.
-	EqColumns []Column
+	EqColumns []EqColumn
 }
 
 // Resolve checks every spec against the catalog and fills in the defaults
@@ -79,9 +79,19 @@ func CheckOverlaps(tables []Table, statePrefix string) error {
 	return nil
 }
 
+// columnsSQL names each column's type so that it resolves under the
+// worker's pinned search_path (Settings) whatever this session's path is:
+// format_type leaves a type visible here unqualified, so one outside
+// pg_catalog gets its schema.
 const columnsSQL = `
-SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+SELECT a.attname, CASE
+	WHEN pg_catalog.pg_type_is_visible(a.atttypid) AND t.typnamespace <> 'pg_catalog'::pg_catalog.regnamespace
+		THEN pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+	ELSE pg_catalog.format_type(a.atttypid, a.atttypmod)
+END
 FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`
 

@@ -40,7 +40,7 @@ func goldenTable(t *testing.T, entry string, cols []Column, pk []string, eq []st
 		tb.KeyColumns = append(tb.KeyColumns, find(name))
 	}
 	for _, name := range eq {
-		tb.EqColumns = append(tb.EqColumns, find(name))
+		tb.EqColumns = append(tb.EqColumns, EqColumn{find(name), "OPERATOR(pg_catalog.=)"})
 	}
 	if tb.Columns == nil {
 		tb.Value = cols

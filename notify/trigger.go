@@ -70,19 +70,24 @@ func deleteEntries(keys string) string {
 // then the EqColumns' values), those no row of the table renders now.
 //
 // The AFTER STATEMENT triggers of a writable CTE or a MERGE fire once all
-// of its sub-statements ran, in the order the sub-statements finished,
-// and the queries inside them see the statement's final state. A key one
-// sub-statement deleted and another re-inserted (or moved a row onto) must
-// therefore not be deleted whatever order the worker hears of them in: the
-// set comes from the other sub-statement's trigger. Without an index on a
-// key column the lookup would scan the table for every deleted row, so the
-// delete is then emitted as before (see Table.EqColumns).
+// of its sub-statements ran, in the order the sub-statements finished
+// (`WITH m AS (UPDATE t SET id = 100 WHERE id = 1) INSERT INTO t VALUES
+// (1)` fires the INSERT's first), and the queries inside them see the
+// statement's final state. A key one sub-statement deleted (or moved a row
+// away from) and another re-inserted must therefore not be deleted after
+// the other's set reached the worker: the lookup leaves it out.
+//
+// The lookup costs an index probe per deleted key, so it runs only when a
+// trigger that sets keys of this table already fired for the same
+// statement (pgredis_seen, see marker); a plain DELETE never pays it.
+// Without an index on a key column it would scan the table for every
+// deleted row, so the delete is then emitted as before (see EqColumns).
 func (t Table) goneKeys(rel string) string {
 	names := []string{"k"}
 	conds := make([]string, 0, len(t.EqColumns)+1)
 	for i, c := range t.EqColumns {
 		names = append(names, fmt.Sprintf("c%d", i+1))
-		conds = append(conds, fmt.Sprintf("c.%s = g.c%d", spec.QuoteIdent(c.Name), i+1))
+		conds = append(conds, fmt.Sprintf("c.%s %s g.c%d", spec.QuoteIdent(c.Name), c.Op, i+1))
 	}
 	if len(t.EqColumns) == 0 {
 		return fmt.Sprintf(`SELECT g.k
@@ -95,10 +100,23 @@ func (t Table) goneKeys(rel string) string {
 			FROM (
 				%s
 			) g(%s)
-			WHERE NOT EXISTS (
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
 				SELECT FROM %s c
 				WHERE %s
-			)`, rel, strings.Join(names, ", "), t.Ident(), strings.Join(conds, "\n\t\t\t\t\tAND "))
+			) ELSE true END`, rel, strings.Join(names, ", "), t.Ident(), strings.Join(conds, "\n\t\t\t\t\tAND "))
+}
+
+// marker names the transaction-local setting in which a trigger that sets
+// keys of the table records the statement it fired for (its
+// statement_timestamp, the same for every sub-statement of a statement).
+// A later trigger of the same statement that deletes keys then looks them
+// up (goneKeys). Statements sent in one message share the timestamp too:
+// they only pay the lookup, the result is the same.
+func (t Table) marker() (seen, mark string) {
+	name := spec.QuoteLiteral(strings.Replace(FuncName(t.Table, "seen"), "pgredis.t_", "pgredis.s_", 1))
+	ts := "pg_catalog.statement_timestamp()::text"
+	return fmt.Sprintf("pgredis_seen := coalesce(pg_catalog.current_setting(%s, true) = %s, false)", name, ts),
+		fmt.Sprintf("PERFORM pg_catalog.set_config(%s, %s, true)", name, ts)
 }
 
 // keyRows selects the key of rel's rows, then their EqColumns.
@@ -137,6 +155,17 @@ PERFORM pg_catalog.pg_notify(%s, pgredis_hdr || pgredis_buf);`, header(t.Version
 	IF pgredis_buf <> '' THEN
 		%s
 	END IF`, entries, maxEntry, send("\t\t\t"), send("\t\t"))
+}
+
+// join joins PL/pgSQL statements, leaving out empty ones.
+func join(stmts ...string) string {
+	var out []string
+	for _, s := range stmts {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ";\n\t")
 }
 
 // dollarTag returns a dollar-quote tag that body does not contain: a
@@ -194,6 +223,7 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
 	%s;
 	RETURN NULL;
@@ -220,13 +250,17 @@ func (t Table) comment(op string) string {
 // InstallSQL returns the statements that (re)install the table's trigger
 // functions and triggers. They are idempotent.
 func (t Table) InstallSQL() []string {
-	ins := t.emit(t.setRows("n", "pgredis_new"))
+	seen, mark := t.marker()
+	if len(t.EqColumns) == 0 {
+		seen, mark = "", ""
+	}
+	ins := join(mark, t.emit(t.setRows("n", "pgredis_new")))
 	// EXCEPT rather than NOT EXISTS: the plan is cached from the first
 	// call, and a hashed set operation stays linear whatever the row
 	// counts, where an anti-join planned for one row would not.
-	upd := t.emit(t.setRows("n", "pgredis_new") + "\n\t\tUNION ALL\n\t\t" +
-		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")+"\n\t\t\t\tEXCEPT\n\t\t\t\t"+t.keyRows("n", "pgredis_new"))))
-	del := t.emit(deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old"))))
+	upd := join(seen, mark, t.emit(t.setRows("n", "pgredis_new")+"\n\t\tUNION ALL\n\t\t"+
+		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")+"\n\t\t\t\tEXCEPT\n\t\t\t\t"+t.keyRows("n", "pgredis_new")))))
+	del := join(seen, t.emit(deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")))))
 	trunc := fmt.Sprintf("PERFORM pg_catalog.pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
 	tbl := t.Ident()
 	return []string{

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -15,6 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
+	"github.com/pgredis/pgredis/internal/spec"
+	"github.com/pgredis/pgredis/internal/testenv"
+	"github.com/pgredis/pgredis/notify"
 )
 
 var roleSeq atomic.Int64
@@ -87,7 +92,8 @@ CREATE TABLE kv (id int PRIMARY KEY, v text);
 CREATE TABLE docs (tenant int, id int, body text, PRIMARY KEY (tenant, id));`,
 		"kv; docs key=doc:{tenant}:{id} format=hash")
 	w := writerRole(t, b, `GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON kv, docs TO ROLE`)
-	startListening(t, b)
+	check := startStrict(t, b)
+	defer check()
 	execAs(t, w, `INSERT INTO kv SELECT g, 'v' || g FROM generate_series(1, 50) g`)
 	execAs(t, w, `INSERT INTO docs VALUES (1, 1, 'small'), (1, 2, repeat('x', 9000)), (2, 1, repeat('é', 6000))`)
 	execAs(t, w, `INSERT INTO kv VALUES (100, repeat('big', 4000))`)
@@ -121,7 +127,8 @@ INSERT INTO kd SELECT g, 'old' || g FROM generate_series(1, 10) g;
 INSERT INTO kc SELECT g, 'c' || g, 'old' || g FROM generate_series(1, 10) g;`,
 		"kv; kd format=hash; kc key=kc:{code}; kn key=kn:{code}")
 	w := strictPool(t, b.DatabaseURL)
-	startListening(t, b)
+	check := startStrict(t, b)
+	defer check()
 	b.WaitMirror(t, converge)
 	for _, q := range []string{
 		// Delete and re-insert the same key.
@@ -295,4 +302,108 @@ func TestPrepareTransactionRefused(t *testing.T) {
 	if err := b.PG.QueryRow(ctx, `SELECT count(*) FROM kv`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("kv has %d rows (%v), want 1", n, err)
 	}
+}
+
+// errorLog records the worker's error-level log lines: a fetch or trigger
+// that failed would still let the mirror converge through a reconcile,
+// and hide what the test looks for.
+type errorLog struct {
+	slog.Handler
+	mu    sync.Mutex
+	lines []string
+}
+
+func (h *errorLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.mu.Lock()
+		h.lines = append(h.lines, r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			h.lines[len(h.lines)-1] += " " + a.String()
+			return true
+		})
+		h.mu.Unlock()
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// startStrict starts a listening worker; the returned check fails the
+// test if the worker logged an error so far.
+func startStrict(t *testing.T, b *pgredistest.Bundle) (check func()) {
+	t.Helper()
+	cfg := b.Config(t)
+	h := &errorLog{Handler: cfg.Logger.Handler()}
+	cfg.Logger = slog.New(h)
+	w := b.StartWorkerWith(t, cfg)
+	testenv.Eventually(t, converge, func() error {
+		if !w.Active() {
+			return errors.New("worker not active yet")
+		}
+		return nil
+	})
+	return func() {
+		t.Helper()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, l := range h.lines {
+			t.Errorf("worker logged an error: %s", l)
+		}
+	}
+}
+
+// Types outside the pinned search_path: an enum and an extension's type
+// (citext, whose equality operator lives in the extension's schema) in
+// schemas that only migrate up's and the writer's sessions have on their
+// path. Large rows (the worker's fetch casts to the key column's type) and
+// a key moved and re-inserted in one statement (the trigger's lookup uses
+// the type's equality) mirror without a fallback.
+func TestTypesOutsideThePinnedPath(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE SCHEMA app;
+CREATE SCHEMA ext;
+CREATE EXTENSION citext SCHEMA ext;
+CREATE TYPE app.mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE app.items (k ext.citext PRIMARY KEY DEFERRABLE, mood app.mood, body text);
+CREATE TABLE app.moods (m app.mood PRIMARY KEY DEFERRABLE, body text);`, "")
+	ctx := context.Background()
+	conn, err := b.PG.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := spec.Parse("app.items; app.moods format=hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL search_path = app, ext, public"); err != nil {
+			return err
+		}
+		resolved, err := notify.Resolve(ctx, tx, specs, pgredistest.StatePrefix)
+		if err != nil {
+			return err
+		}
+		return notify.Install(ctx, tx, resolved)
+	})
+	conn.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Tables, b.Specs = "app.items; app.moods format=hash", specs
+	check := startStrict(t, b)
+	w := strictPool(t, b.DatabaseURL)
+	for _, q := range []string{
+		`INSERT INTO items VALUES ('a', 'ok', 'small'), ('B', 'sad', repeat('x', 9000)), ('c', NULL, NULL)`,
+		`INSERT INTO moods VALUES ('sad', 'small'), ('happy', repeat('y', 9000))`,
+		`UPDATE items SET body = body || repeat('z', 9000) WHERE k = 'b'`,
+		`WITH m AS (UPDATE items SET k = 'moved' WHERE k = 'A') INSERT INTO items VALUES ('a', 'happy', 'again')`,
+		`WITH m AS (UPDATE moods SET m = 'ok' WHERE m = 'sad') INSERT INTO moods VALUES ('sad', 'back')`,
+	} {
+		// Each statement on its own connection state: search_path is per
+		// session, so set it in the same call.
+		execAs(t, w, `SET search_path = app, ext, public; `+q)
+	}
+	b.WaitMirror(t, converge)
+	execAs(t, w, `DELETE FROM app.items WHERE k = 'MOVED'; DELETE FROM app.moods WHERE m = 'happy'`)
+	b.WaitMirror(t, converge)
+	check()
 }

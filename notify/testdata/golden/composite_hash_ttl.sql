@@ -14,7 +14,9 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
+	PERFORM pg_catalog.set_config('pgredis.s_273b481b0b7498df_seen', pg_catalog.statement_timestamp()::text, true);
 	FOR pgredis_e IN
 		SELECT CASE
 			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
@@ -74,7 +76,10 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_273b481b0b7498df_seen', true) = pg_catalog.statement_timestamp()::text, false);
+	PERFORM pg_catalog.set_config('pgredis.s_273b481b0b7498df_seen', pg_catalog.statement_timestamp()::text, true);
 	FOR pgredis_e IN
 		SELECT CASE
 			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
@@ -100,12 +105,12 @@ BEGIN
 				EXCEPT
 				SELECT 'order:' || (n."tenant")::text || ':' || (n."id")::text, n."tenant", n."id" FROM pgredis_new n
 			) g(k, c1, c2)
-			WHERE NOT EXISTS (
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
 				SELECT FROM "shop"."orders" c
-				WHERE c."tenant" = g.c1
-					AND c."id" = g.c2
+				WHERE c."tenant" OPERATOR(pg_catalog.=) g.c1
+					AND c."id" OPERATOR(pg_catalog.=) g.c2
 					AND 'order:' || (c."tenant")::text || ':' || (c."id")::text = g.k
-			)
+			) ELSE true END
 		) d(k)
 		WHERE d.k IS NOT NULL
 	LOOP
@@ -151,7 +156,9 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_273b481b0b7498df_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	FOR pgredis_e IN
 		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
 		FROM (
@@ -159,12 +166,12 @@ BEGIN
 			FROM (
 				SELECT 'order:' || (o."tenant")::text || ':' || (o."id")::text, o."tenant", o."id" FROM pgredis_old o
 			) g(k, c1, c2)
-			WHERE NOT EXISTS (
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
 				SELECT FROM "shop"."orders" c
-				WHERE c."tenant" = g.c1
-					AND c."id" = g.c2
+				WHERE c."tenant" OPERATOR(pg_catalog.=) g.c1
+					AND c."id" OPERATOR(pg_catalog.=) g.c2
 					AND 'order:' || (c."tenant")::text || ':' || (c."id")::text = g.k
-			)
+			) ELSE true END
 		) d(k)
 		WHERE d.k IS NOT NULL
 	LOOP
@@ -210,6 +217,7 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
 	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
 	RETURN NULL;

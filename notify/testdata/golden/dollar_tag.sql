@@ -14,7 +14,9 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
+	PERFORM pg_catalog.set_config('pgredis.s_b05a84e1e9a9c101_seen', pg_catalog.statement_timestamp()::text, true);
 	FOR pgredis_e IN
 		SELECT CASE
 			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
@@ -74,7 +76,10 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_b05a84e1e9a9c101_seen', true) = pg_catalog.statement_timestamp()::text, false);
+	PERFORM pg_catalog.set_config('pgredis.s_b05a84e1e9a9c101_seen', pg_catalog.statement_timestamp()::text, true);
 	FOR pgredis_e IN
 		SELECT CASE
 			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
@@ -100,11 +105,11 @@ BEGIN
 				EXCEPT
 				SELECT 'x$pgredis$y''' || (n."a$pgredis$b")::text, n."a$pgredis$b" FROM pgredis_new n
 			) g(k, c1)
-			WHERE NOT EXISTS (
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
 				SELECT FROM "we'ird"."a$pgredis$b" c
-				WHERE c."a$pgredis$b" = g.c1
+				WHERE c."a$pgredis$b" OPERATOR(pg_catalog.=) g.c1
 					AND 'x$pgredis$y''' || (c."a$pgredis$b")::text = g.k
-			)
+			) ELSE true END
 		) d(k)
 		WHERE d.k IS NOT NULL
 	LOOP
@@ -150,7 +155,9 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_b05a84e1e9a9c101_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	FOR pgredis_e IN
 		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
 		FROM (
@@ -158,11 +165,11 @@ BEGIN
 			FROM (
 				SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text, o."a$pgredis$b" FROM pgredis_old o
 			) g(k, c1)
-			WHERE NOT EXISTS (
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
 				SELECT FROM "we'ird"."a$pgredis$b" c
-				WHERE c."a$pgredis$b" = g.c1
+				WHERE c."a$pgredis$b" OPERATOR(pg_catalog.=) g.c1
 					AND 'x$pgredis$y''' || (c."a$pgredis$b")::text = g.k
-			)
+			) ELSE true END
 		) d(k)
 		WHERE d.k IS NOT NULL
 	LOOP
@@ -208,6 +215,7 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
 	PERFORM pg_catalog.pg_notify('pgredis', 'p1 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
 	RETURN NULL;

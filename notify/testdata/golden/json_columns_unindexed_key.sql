@@ -14,6 +14,7 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
 	FOR pgredis_e IN
 		SELECT CASE
@@ -74,6 +75,7 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
 	FOR pgredis_e IN
 		SELECT CASE
@@ -145,6 +147,7 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
 	FOR pgredis_e IN
 		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
@@ -198,6 +201,7 @@ DECLARE
 	pgredis_buf text := '';
 	pgredis_e text;
 	pgredis_hdr text;
+	pgredis_seen boolean;
 BEGIN
 	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
 	RETURN NULL;
