@@ -106,6 +106,9 @@ CREATE TABLE docs (tenant int, id int, body text, PRIMARY KEY (tenant, id));`,
 	b.WaitMirror(t, converge)
 	execAs(t, w, `TRUNCATE kv`)
 	execAs(t, w, `INSERT INTO kv VALUES (1, 'after truncate')`)
+	// A role that may only insert (it cannot even read what it wrote).
+	ins := writerRole(t, b, `GRANT INSERT ON kv TO ROLE`)
+	execAs(t, ins, `INSERT INTO kv VALUES (2, 'insert only'), (3, repeat('i', 9000))`)
 	b.WaitMirror(t, converge)
 }
 
