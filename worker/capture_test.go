@@ -410,3 +410,35 @@ CREATE TABLE app.moods (m app.mood PRIMARY KEY DEFERRABLE, body text);`, "")
 	b.WaitMirror(t, converge)
 	check()
 }
+
+// A trigger that cannot describe a change (here: the key column was
+// dropped) lets the write through and says why in a WARNING, which the
+// server logs and the writer receives.
+func TestTriggerFallbackWarns(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `CREATE TABLE doc (id int PRIMARY KEY, code text, v text)`, "doc key=d:{code}")
+	b.Exec(t, `ALTER TABLE doc DROP COLUMN code`)
+	cfg, err := pgxpool.ParseConfig(b.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var warnings []string
+	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		mu.Lock()
+		defer mu.Unlock()
+		warnings = append(warnings, n.Severity+" "+n.Message)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	execAs(t, pool, `INSERT INTO doc VALUES (1, 'a')`)
+	mu.Lock()
+	defer mu.Unlock()
+	want := `WARNING pgredis: the ins trigger on public.doc failed, so the worker will reconcile the table: column n.code does not exist`
+	if len(warnings) != 1 || warnings[0] != want {
+		t.Fatalf("warnings %q, want [%q]", warnings, want)
+	}
+}
