@@ -24,6 +24,14 @@ import (
 
 var roleSeq atomic.Int64
 
+// needServers skips under -short: these tests need PostgreSQL and Redis.
+func needServers(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+}
+
 // writerRole creates a login role (cluster-wide, so named per process and
 // test) with only the given table privileges, and returns a pool connected
 // as it. Cleanup revokes the grants and drops the role.
@@ -86,6 +94,7 @@ func execAs(t *testing.T, pool *pgxpool.Pool, sql string) {
 // write is mirrored: inserts, multi-row updates with key changes, deletes,
 // rows too large for a notification (the fetch path) and TRUNCATE.
 func TestWriterRoleWithTablePrivilegesOnly(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	b := pgredistest.New(t, `
 CREATE TABLE kv (id int PRIMARY KEY, v text);
@@ -117,6 +126,7 @@ CREATE TABLE docs (tenant int, id int, body text, PRIMARY KEY (tenant, id));`,
 // triggers fire in the order the sub-statements finished, not the order
 // the rows changed, so the delete can reach the worker after the set.
 func TestWritableCTEsAndMerge(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	b := pgredistest.New(t, `
 CREATE TABLE kv (id int PRIMARY KEY, v text);
@@ -172,6 +182,7 @@ INSERT INTO kc SELECT g, 'c' || g, 'old' || g FROM generate_series(1, 10) g;`,
 // the key the worker wrote), search_path (regclass output) and lc_monetary
 // (money).
 func TestWriterOutputSettings(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	b := pgredistest.New(t, `
 CREATE SCHEMA other;
@@ -239,6 +250,7 @@ CREATE TABLE binh (k bytea PRIMARY KEY, v bytea, r regclass, m money);`,
 // A column named with the dollar-quote tag pgredis once used ends no
 // function body early: the table syncs.
 func TestDollarTagInColumnName(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	b := pgredistest.New(t, `
 CREATE TABLE "t$pgredis$" ("a$pgredis$b" text PRIMARY KEY, "$pgredis$" text);
@@ -258,6 +270,7 @@ CREATE TABLE h ("a$pgredis$b" text PRIMARY KEY, "$pgredis$" text);`,
 // PREPARE TRANSACTION of a write to a synced table fails (the trigger sent
 // a NOTIFY); the transaction rolls back, the mirror stays as it was.
 func TestPrepareTransactionRefused(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	b := pgredistest.New(t, `CREATE TABLE kv (id int PRIMARY KEY, v text); CREATE TABLE plain (id int)`, "kv")
 	var max int
@@ -360,6 +373,7 @@ func startStrict(t *testing.T, b *pgredistest.Bundle) (check func()) {
 // a key moved and re-inserted in one statement (the trigger's lookup uses
 // the type's equality) mirror without a fallback.
 func TestTypesOutsideThePinnedPath(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	b := pgredistest.New(t, `
 CREATE SCHEMA app;
@@ -415,6 +429,7 @@ CREATE TABLE app.moods (m app.mood PRIMARY KEY DEFERRABLE, body text);`, "")
 // dropped) lets the write through and says why in a WARNING, which the
 // server logs and the writer receives.
 func TestTriggerFallbackWarns(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	b := pgredistest.New(t, `CREATE TABLE doc (id int PRIMARY KEY, code text, v text)`, "doc key=d:{code}")
 	b.Exec(t, `ALTER TABLE doc DROP COLUMN code`)
