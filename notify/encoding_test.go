@@ -2,17 +2,18 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pgredis/pgredis/internal/pgredistest"
 	"github.com/pgredis/pgredis/internal/spec"
 	"github.com/pgredis/pgredis/internal/testenv"
 	"github.com/pgredis/pgredis/notify"
@@ -20,6 +21,8 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+const pgredisPrefix = "pgredis:"
 
 // A database whose encoding is not UTF8 is refused with one line naming
 // the encoding and the fix, by migrate up's Resolve and by a worker or
@@ -50,9 +53,6 @@ func TestNonUTF8DatabaseRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
-	if err := pgredistest.Migrate(ctx, u.String()); err != nil {
-		t.Fatal(err)
-	}
 	conn, err := pgx.Connect(ctx, u.String())
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestNonUTF8DatabaseRefused(t *testing.T) {
 			t.Errorf("%s in a LATIN1 database: %v, want one line naming LATIN1 and the fix", what, err)
 		}
 	}
-	_, err = notify.Resolve(ctx, conn, specs, "pgredis:")
+	_, err = notify.Resolve(ctx, conn, specs, pgredisPrefix)
 	check("Resolve", err)
 
 	pgcfg, err := pgx.ParseConfig(u.String())
@@ -85,7 +85,7 @@ func TestNonUTF8DatabaseRefused(t *testing.T) {
 	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	cfg := worker.Config{PG: pgcfg, Redis: rdb, Tables: specs, StatePrefix: "pgredis:", Logger: slog.New(slog.DiscardHandler)}
+	cfg := worker.Config{PG: pgcfg, Redis: rdb, Tables: specs, StatePrefix: pgredisPrefix, Logger: slog.New(slog.DiscardHandler)}
 	w, err := worker.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +97,20 @@ func TestNonUTF8DatabaseRefused(t *testing.T) {
 	check("worker start", err)
 	_, err = worker.Resync(ctx, cfg, nil, false, nil)
 	check("resync", err)
+	// The real command: one line on stderr, a non-zero exit.
+	cmd := exec.Command(testenv.Binary(t, "github.com/pgredis/pgredis/cmd/pgredis"), "migrate", "up")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+u.String(), "PGREDIS_TABLES=kv", "REDIS_URL="+testenv.Redis(t))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if err == nil {
+		t.Errorf("pgredis migrate up in a LATIN1 database succeeded")
+	}
+	check("pgredis migrate up", errors.New(strings.TrimSuffix(stderr.String(), "\n")))
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = 'pgredis'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the pgredis schema exists (%d, %v) after the refusals", n, err)
+	}
 	if n := rdb.DBSize(ctx).Val(); n != 0 {
 		t.Errorf("Redis holds %d keys after the refusals", n)
 	}
