@@ -35,6 +35,8 @@ import (
 //     with the default path ("$user", public) prints them.
 //   - lc_monetary: money. "C" is available on every server; it prints as
 //     $1,234.56.
+//   - standard_conforming_strings changes no output but how the generated
+//     SQL's literals (a key template's, say) parse, on both paths.
 //
 // Not pinned, since they change no output function: lc_numeric and lc_time
 // (only the to_char family), lc_messages (error texts, not values),
@@ -50,6 +52,7 @@ var Settings = [][2]string{
 	{"bytea_output", "hex"},
 	{"search_path", "pg_catalog, public, pg_temp"},
 	{"lc_monetary", "C"},
+	{"standard_conforming_strings", "on"},
 }
 
 // maxEntry bounds one entry, and the entries packed into one

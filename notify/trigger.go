@@ -183,7 +183,7 @@ func dollarTag(body string) string {
 // string would be taken as a single schema name.
 func setClauses() string {
 	var set []string
-	for _, s := range append(Settings, functionSettings...) {
+	for _, s := range Settings {
 		var vals []string
 		for _, v := range strings.Split(s[1], ",") {
 			vals = append(vals, spec.QuoteLiteral(strings.TrimSpace(v)))
@@ -191,12 +191,6 @@ func setClauses() string {
 		set = append(set, fmt.Sprintf("SET %s TO %s", s[0], strings.Join(vals, ", ")))
 	}
 	return strings.Join(set, "\n")
-}
-
-// functionSettings are pinned in the trigger functions only: they change
-// how the generated body parses (its literals), not how values render.
-var functionSettings = [][2]string{
-	{"standard_conforming_strings", "on"},
 }
 
 // function wraps a body in a trigger function.

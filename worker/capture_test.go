@@ -179,8 +179,8 @@ INSERT INTO kc SELECT g, 'c' || g, 'old' || g FROM generate_series(1, 10) g;`,
 
 // Values and keys never depend on the writer's output settings:
 // bytea_output (values, and keys: a delete from such a session must find
-// the key the worker wrote), search_path (regclass output) and lc_monetary
-// (money).
+// the key the worker wrote), search_path (regclass output), lc_monetary
+// (money), and standard_conforming_strings (the generated SQL's literals).
 func TestWriterOutputSettings(t *testing.T) {
 	needServers(t)
 	t.Parallel()
@@ -188,8 +188,9 @@ func TestWriterOutputSettings(t *testing.T) {
 CREATE SCHEMA other;
 CREATE TABLE other.thing (id int);
 CREATE TABLE bin (k bytea PRIMARY KEY, v bytea, r regclass, ty regtype, m money);
-CREATE TABLE binh (k bytea PRIMARY KEY, v bytea, r regclass, m money);`,
-		"bin; binh format=hash")
+CREATE TABLE binh (k bytea PRIMARY KEY, v bytea, r regclass, m money);
+CREATE TABLE esc (id int PRIMARY KEY, v text);`,
+		`bin; binh format=hash; esc key=a\b:{id}`)
 	startListening(t, b)
 	ctx := context.Background()
 	conn, err := strictPool(t, b.DatabaseURL).Acquire(ctx)
@@ -203,6 +204,12 @@ CREATE TABLE binh (k bytea PRIMARY KEY, v bytea, r regclass, m money);`,
 		`INSERT INTO public.binh VALUES ('\x00ff41', '\xdeadbeef', 'other.thing', 1234567.89), ('x', NULL, 'public.binh', NULL)`,
 		`UPDATE public.bin SET v = v || '\x01'::bytea, k = k || '\x02'::bytea WHERE k = 'abc'`,
 		`UPDATE public.binh SET m = m * 2`,
+		// The key template's backslash is a literal whatever the writer's
+		// standard_conforming_strings (the trigger's SQL parses in the
+		// writer's session).
+		`SET standard_conforming_strings = off`,
+		`INSERT INTO public.esc VALUES (1, 'x'), (2, 'y')`,
+		`SET standard_conforming_strings = on`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
