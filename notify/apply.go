@@ -133,6 +133,11 @@ func Apply(ctx context.Context, conn *pgx.Conn, s Step, p LockPolicy) error {
 			return fmt.Errorf("error %s %s: %w", s.verb(), s.Spec, err)
 		}
 		if attempt >= attempts {
+			if last == nil && p.Monitor != nil {
+				// The waits were too short to catch: name who holds a
+				// conflicting lock now.
+				last = s.holders(ctx, p.Monitor, attempts)
+			}
 			return &LockError{Table: s.Spec.String(), Attempts: attempts, Timeout: p.Timeout, Last: last, Err: err}
 		}
 		pause := defaultBackoff(attempt)
@@ -276,14 +281,15 @@ func watch(ctx context.Context, p LockPolicy, w Wait, pid uint32) (stop func() *
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
+		// Soon at first: a short lock_timeout ends the wait quickly.
+		pause := 10 * time.Millisecond
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-time.After(pause):
 			}
+			pause = min(2*pause, 100*time.Millisecond)
 			got, ok := blockers(ctx, p.Monitor, w, pid)
 			if !ok {
 				continue
@@ -324,4 +330,49 @@ func blockers(ctx context.Context, q Querier, w Wait, pid uint32) (Wait, bool) {
 		w.Blockers = append(w.Blockers, b)
 	}
 	return w, rows.Err() == nil && len(w.Blockers) > 0
+}
+
+// conflicting lists the table lock modes that conflict with the step's.
+func (s Step) conflicting() []string {
+	if s.Action == ActionRemove {
+		return []string{"AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock",
+			"ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"}
+	}
+	return []string{"RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"}
+}
+
+// holders finds the sessions holding a lock on the step's table that
+// conflicts with the step's; nil when none does.
+func (s Step) holders(ctx context.Context, q Querier, attempts int) *Wait {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	mode := "ShareRowExclusiveLock"
+	if s.Action == ActionRemove {
+		mode = "AccessExclusiveLock"
+	}
+	w := Wait{Table: s.Spec.String(), Attempt: attempts, Attempts: attempts, Lock: "a " + mode + " on " + s.Spec.String()}
+	rows, err := q.Query(ctx, `
+SELECT DISTINCT l.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), coalesce(host(a.client_addr), 'local'),
+	coalesce(a.state, ''), coalesce(extract(epoch FROM now() - a.xact_start)::float8, 0)
+FROM pg_catalog.pg_locks l
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND l.relation = to_regclass($1) AND l.mode = ANY($2) AND l.pid <> pg_backend_pid()
+ORDER BY l.pid`, s.Spec.Ident(), s.conflicting())
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b Blocker
+		var secs float64
+		if err := rows.Scan(&b.PID, &b.Application, &b.User, &b.Client, &b.State, &secs); err != nil {
+			return nil
+		}
+		b.InTransaction = time.Duration(secs * float64(time.Second))
+		w.Blockers = append(w.Blockers, b)
+	}
+	if rows.Err() != nil || len(w.Blockers) == 0 {
+		return nil
+	}
+	return &w
 }
