@@ -422,10 +422,12 @@ func TestMigrateUpTwoTablesNoDeadlock(t *testing.T) {
 func TestWorkerAcceptsEquivalentSpec(t *testing.T) {
 	t.Parallel()
 	url, env := appDB(t)
-	env["PGREDIS_TABLES"] = "users; orders key=order:{tenant}:{id} format=hash columns=total,id ttl=1h"
+	env["PGREDIS_TABLES"] = "users key=users:{id}; orders key=order:{tenant}:{id} format=hash columns=total,id ttl=1h"
 	mustRun(t, env, "migrate", "up")
 
-	env["PGREDIS_TABLES"] = "public.users key=users:{id} format=json; ORDERS columns=id,total ttl=60m format=hash key=order:{tenant}:{id}"
+	// The installed spec has the key written out (migrate up records the
+	// resolved key); the worker's leaves it to the primary key.
+	env["PGREDIS_TABLES"] = "public.users format=json; ORDERS columns=id,total ttl=60m format=hash key=order:{tenant}:{id}"
 	env["PGREDIS_STANDBY_POLL"] = "100ms"
 	b := pgredistest.Open(t, url, env["REDIS_URL"], env["PGREDIS_TABLES"])
 	w := startPgredis(t, env, "worker")
