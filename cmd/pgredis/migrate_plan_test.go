@@ -444,3 +444,35 @@ func TestWorkerAcceptsEquivalentSpec(t *testing.T) {
 		t.Fatalf("a worker with another key for users: %s", r)
 	}
 }
+
+// Issue 8.8: migrate up killed half-way leaves every table either as it
+// was or as planned, each matching its registry row; a rerun does the
+// rest.
+func TestMigrateUpKilledHalfwayRerunRepairs(t *testing.T) {
+	t.Parallel()
+	url, env := appDB(t)
+	env["PGREDIS_TABLES"] = "users; orders"
+	mustRun(t, env, "migrate", "up")
+	tx, _ := appTx(t, url, `UPDATE orders SET total = total + 1`)
+
+	env["PGREDIS_TABLES"] = "users columns=id; orders columns=id"
+	m := startBg(t, env, "migrate", "up", "--lock-timeout=200ms", "--lock-retries=1000")
+	m.waitOutput(t, regexp.MustCompile(`updated: public\.users[^\n]*\n(.*\n)*public\.orders: waiting for`), 30*time.Second)
+	m.cmd.Process.Signal(syscall.SIGKILL)
+	m.result(t, 10*time.Second)
+	if got := registrySpec(t, url, "users"); got != `"public"."users" key=users:{id} format=json columns=id` {
+		t.Fatalf("users registered as %q after the kill", got)
+	}
+	if got := registrySpec(t, url, "orders"); got != `"public"."orders" key=orders:{tenant}:{id} format=json` {
+		t.Fatalf("orders registered as %q after the kill", got)
+	}
+	if n, o := triggers(t, url, "users"), triggers(t, url, "orders"); n != 4 || o != 4 {
+		t.Fatalf("after the kill: users %d, orders %d triggers", n, o)
+	}
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "unchanged:", "unchanged: public.users key=users:{id} format=json columns=id")
+	requireLines(t, r, "updated:", "updated: public.orders key=orders:{tenant}:{id} format=json columns=id (columns=every column -> id)")
+}
