@@ -181,6 +181,9 @@ func lockFailure(err error) bool {
 // table's, and locking inheritance children would wait on their writers
 // for nothing. Empty for a removal whose table no longer exists.
 func (s Step) LockSQL() string {
+	if s.Gone {
+		return ""
+	}
 	mode := "SHARE ROW EXCLUSIVE"
 	if s.Action == ActionRemove {
 		mode = "ACCESS EXCLUSIVE"

@@ -34,6 +34,9 @@ type Step struct {
 	Old *spec.Table
 	// Why says what makes an update necessary.
 	Why []string
+	// Gone marks a removal whose table no longer exists: only its
+	// functions and registry row are left to drop.
+	Gone bool
 	// SQL is the DDL the step runs (trigger functions and triggers, or
 	// their removal), without the locking and registry bookkeeping
 	// around it.
@@ -214,7 +217,11 @@ func Plan(ctx context.Context, q Querier, tables []Table) ([]Step, error) {
 		}
 		old[st.String()] = r
 		if !listed[st.String()] {
-			steps = append(steps, Step{Action: ActionRemove, Spec: st, SQL: UninstallSQL(st)})
+			var exists bool
+			if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, st.Ident()).Scan(&exists); err != nil {
+				return nil, fmt.Errorf("error looking up table %s: %w", st, err)
+			}
+			steps = append(steps, Step{Action: ActionRemove, Spec: st, SQL: UninstallSQL(st), Gone: !exists})
 		}
 	}
 	for _, t := range tables {

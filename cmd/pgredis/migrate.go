@@ -204,7 +204,11 @@ func stepLine(s notify.Step, dry bool) string {
 	case notify.ActionUpdate:
 		line += " (" + strings.Join(s.Why, "; ") + ")"
 	case notify.ActionRemove:
-		line += " (not in PGREDIS_TABLES: its triggers and functions are dropped; its keys in Redis are left as they are)"
+		what := "its triggers and functions are dropped"
+		if s.Gone {
+			what = "the table no longer exists; its functions are dropped"
+		}
+		line += " (not in PGREDIS_TABLES: " + what + "; its keys in Redis are left as they are)"
 	}
 	return line
 }
@@ -244,7 +248,9 @@ func migrateUpDryRun(ctx context.Context, conn *pgx.Conn, tables []notify.Table,
 		}
 		fmt.Fprintln(stdout, "BEGIN;")
 		fmt.Fprintln(stdout, notify.LockTimeoutSQL(o.lock.Timeout)+";")
-		fmt.Fprintln(stdout, s.LockSQL()+";")
+		if lock := s.LockSQL(); lock != "" {
+			fmt.Fprintln(stdout, lock+";")
+		}
 		for _, stmt := range s.SQL {
 			fmt.Fprintln(stdout, stmt+";")
 		}
