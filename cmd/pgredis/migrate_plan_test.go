@@ -139,6 +139,22 @@ func TestMigrateUpReportsEveryTable(t *testing.T) {
 	if n := triggers(t, url, "orders"); n != 0 {
 		t.Fatalf("orders still has %d triggers", n)
 	}
+
+	// A synced table dropped, then left out: its functions and row go.
+	exec1(t, conn, `CREATE TABLE gone (id int PRIMARY KEY)`)
+	env["PGREDIS_TABLES"] = "users; gone"
+	mustRun(t, env, "migrate", "up")
+	exec1(t, conn, `DROP TABLE gone`)
+	env["PGREDIS_TABLES"] = "users"
+	r = mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "removed:",
+		"removed: public.gone key=gone:{id} format=json (not in PGREDIS_TABLES: the table no longer exists; its functions are dropped; its keys in Redis are left as they are)")
+	if n := countQuery(t, url, `SELECT count(*) FROM pg_proc WHERE pronamespace = 'pgredis'::regnamespace`); n != 4 {
+		t.Fatalf("%d trigger functions left, want users' 4", n)
+	}
+	if n := countQuery(t, url, `SELECT count(*) FROM pgredis.tables`); n != 1 {
+		t.Fatalf("registry holds %d tables, want 1", n)
+	}
 }
 
 // Issue 13.3: --dry-run prints the plan and its SQL and changes nothing,
