@@ -16,6 +16,7 @@ import (
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
 	"github.com/pgredis/pgredis/internal/testenv"
+	"github.com/pgredis/pgredis/notify"
 )
 
 // pgredisState is catalog() plus what is pgredis's: the registry rows
@@ -491,4 +492,42 @@ func TestMigrateUpKilledHalfwayRerunRepairs(t *testing.T) {
 	r := mustRun(t, env, "migrate", "up")
 	requireLines(t, r, "unchanged:", "unchanged: public.users key=users:{id} format=json columns=id")
 	requireLines(t, r, "updated:", "updated: public.orders key=orders:{tenant}:{id} format=json columns=id (columns=every column -> id)")
+}
+
+// The lock wait in process, so go test -race sees the watcher goroutine
+// that reports it.
+func TestMigrateUpWaitInProcess(t *testing.T) {
+	t.Parallel()
+	url, _ := appDB(t)
+	e := &env{DatabaseURL: url, Tables: "users", StatePrefix: "pgredis:"}
+	o := upOptions{lock: notify.LockPolicy{Timeout: 100 * time.Millisecond, Retries: 1000}}
+	if err := migrateUp(t.Context(), e, o, &lockedBuffer{}); err != nil {
+		t.Fatal(err)
+	}
+	tx, pid := appTx(t, url, `DELETE FROM users WHERE id = 2`)
+	e.Tables = "users columns=name"
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- migrateUp(t.Context(), e, o, out) }()
+	want := "blocked by pid " + strconv.Itoa(pid)
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if !strings.Contains(out.String(), want) {
+			return errorf("output so far:\n%s", out)
+		}
+		return nil
+	})
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("migrate up: %v\n%s", err, out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("migrate up still waiting after the transaction ended:\n%s", out)
+	}
+	if !strings.Contains(out.String(), "updated: public.users key=users:{id} format=json columns=name (columns=every column -> name)") {
+		t.Fatalf("output:\n%s", out)
+	}
 }
