@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -276,10 +275,11 @@ ORDER BY b.pid`
 
 // watch polls, on the monitor session, whether backend pid waits for a
 // lock; the first time it does, it tells p.Waiting. stop ends the polling
-// and returns what it saw.
+// and returns what it saw. stop lets a query in flight finish rather than
+// cancel it: pgx closes a connection whose query is cancelled, and the
+// monitor would report nothing after that.
 func watch(ctx context.Context, p LockPolicy, w Wait, pid uint32) (stop func() *Wait) {
-	ctx, cancel := context.WithCancel(ctx)
-	var mu sync.Mutex
+	quit := make(chan struct{})
 	var found *Wait
 	done := make(chan struct{})
 	go func() {
@@ -290,6 +290,8 @@ func watch(ctx context.Context, p LockPolicy, w Wait, pid uint32) (stop func() *
 			select {
 			case <-ctx.Done():
 				return
+			case <-quit:
+				return
 			case <-time.After(pause):
 			}
 			pause = min(2*pause, 100*time.Millisecond)
@@ -297,9 +299,7 @@ func watch(ctx context.Context, p LockPolicy, w Wait, pid uint32) (stop func() *
 			if !ok {
 				continue
 			}
-			mu.Lock()
 			found = &got
-			mu.Unlock()
 			if p.Waiting != nil {
 				p.Waiting(got)
 			}
@@ -307,10 +307,8 @@ func watch(ctx context.Context, p LockPolicy, w Wait, pid uint32) (stop func() *
 		}
 	}()
 	return func() *Wait {
-		cancel()
+		close(quit)
 		<-done
-		mu.Lock()
-		defer mu.Unlock()
 		return found
 	}
 }

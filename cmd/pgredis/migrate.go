@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgredis/pgredis/migrations"
 	"github.com/pgredis/pgredis/notify"
@@ -140,11 +141,20 @@ func migrateUp(ctx context.Context, e *env, o upOptions, stdout io.Writer) error
 		return err
 	}
 	if slices.ContainsFunc(steps, func(s notify.Step) bool { return s.Action != notify.ActionUnchanged }) {
-		mon, err := connectPG(ctx, pgcfg)
+		// A pool of one: it replaces a connection that broke, so the
+		// reports of who blocks the run keep coming.
+		pc, err := pgxpool.ParseConfig("")
 		if err != nil {
 			return err
 		}
-		defer mon.Close(context.WithoutCancel(ctx))
+		pc.ConnConfig = pgcfg.Copy()
+		pc.ConnConfig.RuntimeParams["application_name"] = "pgredis migrate up (lock monitor)"
+		pc.MaxConns = 1
+		mon, err := pgxpool.NewWithConfig(ctx, pc)
+		if err != nil {
+			return fmt.Errorf("error configuring PostgreSQL pool: %w", err)
+		}
+		defer mon.Close()
 		o.lock.Monitor = mon
 	}
 	var mu sync.Mutex
