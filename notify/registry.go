@@ -20,45 +20,21 @@ type Installed struct {
 	FetchSQL  string
 }
 
-// Install makes exactly tables synced: it (re)installs their triggers and
-// records them, and removes pgredis triggers from tables no longer listed.
-// Run it in one transaction so a failure leaves the old install intact.
+// Install makes exactly tables synced, all in tx: it plans (see Plan) and
+// runs every step that changes something, leaving unchanged tables (and
+// their locks) alone. migrate up runs the steps one transaction each
+// instead (Apply); this is for callers that want one transaction.
 func Install(ctx context.Context, tx pgx.Tx, tables []Table) error {
-	old, err := LoadInstalled(ctx, tx)
+	steps, err := Plan(ctx, tx, tables)
 	if err != nil {
 		return err
 	}
-	keep := map[string]bool{}
-	for _, t := range tables {
-		keep[t.Table.String()] = true
-	}
-	for _, o := range old {
-		if keep[o.Table.String()] {
+	for _, s := range steps {
+		if s.Action == ActionUnchanged {
 			continue
 		}
-		for _, stmt := range UninstallSQL(o.Table) {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("error removing triggers from %s: %w", o.Table, err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM pgredis.tables WHERE schema_name = $1 AND table_name = $2`, o.Schema, o.Name); err != nil {
-			return fmt.Errorf("error unregistering %s: %w", o.Table, err)
-		}
-	}
-	for _, t := range tables {
-		for _, stmt := range t.InstallSQL() {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("error installing trigger on %s: %w", t.Table, err)
-			}
-		}
-		_, err := tx.Exec(ctx, `
-INSERT INTO pgredis.tables (schema_name, table_name, spec, key_template, version, render_sql, fetch_sql)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (schema_name, table_name) DO UPDATE SET spec = EXCLUDED.spec, key_template = EXCLUDED.key_template,
-	version = EXCLUDED.version, render_sql = EXCLUDED.render_sql, fetch_sql = EXCLUDED.fetch_sql, installed_at = now()`,
-			t.Schema, t.Name, t.Canonical(), t.Key.String(), t.Version(), t.RenderSQL(), t.FetchSQL())
-		if err != nil {
-			return fmt.Errorf("error registering %s: %w", t.Table, err)
+		if err := s.run(ctx, tx); err != nil {
+			return fmt.Errorf("error %s %s: %w", s.verb(), s.Spec, err)
 		}
 	}
 	return nil

@@ -105,7 +105,13 @@ func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 		if !ok {
 			return nil, fatalError{fmt.Errorf("table %s has no pgredis trigger installed: run pgredis migrate up with this PGREDIS_TABLES", st)}
 		}
-		if in.Table.Canonical() != st.Canonical() {
+		// Meaning, not spelling: the default key written out or columns=
+		// in another order is the same spec.
+		same, err := notify.SameSpec(ctx, w.pool, st, in)
+		if err != nil {
+			return nil, pgErr(err)
+		}
+		if !same {
 			return nil, fatalError{fmt.Errorf("table %s is installed as %q but PGREDIS_TABLES says %q: run pgredis migrate up with this PGREDIS_TABLES", st, in.Table.Canonical(), st.Canonical())}
 		}
 		// The registry says what migrate up installed; the catalog says

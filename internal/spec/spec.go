@@ -6,6 +6,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,22 +39,99 @@ func (t Table) Ident() string { return QuoteIdent(t.Schema) + "." + QuoteIdent(t
 // String is the schema-qualified name as a person writes it.
 func (t Table) String() string { return t.Schema + "." + t.Name }
 
-// Canonical renders the entry with every option spelled out, so two equal
-// specs compare equal as text whatever the user wrote.
+// Canonical renders the entry's meaning in one spelling, so two entries
+// that mean the same mirror compare equal as text whatever the user wrote:
+// every option spelled out (format=json included), columns= sorted (it is
+// a set: a JSON value's keys are in jsonb's order and hash fields have
+// none, so the order written changes nothing in Redis), ttl= in Go's
+// form (60s and 1m are 1m0s). key= appears only when Key is set: the
+// default key depends on the catalog (the primary key), so callers set
+// the resolved template before comparing (see Equivalent). It parses back
+// to the same Table.
 func (t Table) Canonical() string {
+	return t.Ident() + t.options()
+}
+
+// Options is Canonical without the table name: the entry's options in
+// canonical form, for messages.
+func (t Table) Options() string { return strings.TrimPrefix(t.options(), " ") }
+
+func (t Table) options() string {
 	var b strings.Builder
-	b.WriteString(t.Ident())
 	if t.Key != nil {
 		b.WriteString(" key=" + t.Key.String())
 	}
 	b.WriteString(" format=" + string(t.Format))
 	if t.Columns != nil {
-		b.WriteString(" columns=" + strings.Join(t.Columns, ","))
+		b.WriteString(" columns=" + strings.Join(sortedColumns(t.Columns), ","))
 	}
 	if t.TTL > 0 {
 		b.WriteString(" ttl=" + t.TTL.String())
 	}
 	return b.String()
+}
+
+// Equivalent reports whether a and b mean the same mirror: the same table,
+// key template, format, set of value columns and ttl. A nil Key stands
+// for the primary-key default, which only the catalog can resolve: set
+// both keys to the resolved templates first, or "users" and
+// "users key=users:{id}" compare different.
+func Equivalent(a, b Table) bool { return a.Canonical() == b.Canonical() }
+
+// Changes lists, option by option, how b differs from a in meaning
+// (e.g. "columns=id,name -> every column"); empty when Equivalent.
+func Changes(a, b Table) []string {
+	var out []string
+	if a.String() != b.String() {
+		out = append(out, "table "+a.String()+" -> "+b.String())
+	}
+	key := func(t Table) string {
+		if t.Key == nil {
+			return "the primary-key default"
+		}
+		return t.Key.String()
+	}
+	if key(a) != key(b) {
+		out = append(out, "key="+key(a)+" -> "+key(b))
+	}
+	if a.Format != b.Format {
+		out = append(out, "format="+string(a.Format)+" -> "+string(b.Format))
+	}
+	cols := func(t Table) string {
+		if t.Columns == nil {
+			return "every column"
+		}
+		return strings.Join(sortedColumns(t.Columns), ",")
+	}
+	if cols(a) != cols(b) {
+		out = append(out, "columns="+cols(a)+" -> "+cols(b))
+	}
+	ttl := func(t Table) string {
+		if t.TTL <= 0 {
+			return "none"
+		}
+		return t.TTL.String()
+	}
+	if ttl(a) != ttl(b) {
+		out = append(out, "ttl="+ttl(a)+" -> "+ttl(b))
+	}
+	return out
+}
+
+// sortedColumns is columns in byte order, the canonical order of a set.
+func sortedColumns(cols []string) []string {
+	s := slices.Clone(cols)
+	slices.Sort(s)
+	return s
+}
+
+// Normalized is t with columns= in canonical (sorted) order; Canonical
+// does not depend on it, but what is rendered from the list does.
+func (t Table) Normalized() Table {
+	if t.Columns != nil {
+		t.Columns = sortedColumns(t.Columns)
+	}
+	return t
 }
 
 // Parse parses PGREDIS_TABLES. Entries are separated by ';', each a table
