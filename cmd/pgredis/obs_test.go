@@ -222,3 +222,27 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+// TestLogDurationsAreSeconds: whatever the call site names a duration,
+// both formats log it as a number of seconds under a _seconds name.
+func TestLogDurationsAreSeconds(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	log, err := (&env{LogFormat: "json", LogLevel: "info"}).loggerTo(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("x", "retry_in", 1500*time.Millisecond, "duration_seconds", 2*time.Second, "rows", 3)
+	recs := jsonLines(t, buf.String())
+	if r := recs[0]; r["retry_in_seconds"] != 1.5 || r["duration_seconds"] != float64(2) || r["rows"] != float64(3) || r["retry_in"] != nil {
+		t.Fatalf("record %v", r)
+	}
+	buf.Reset()
+	if log, err = (&env{LogFormat: "text", LogLevel: "info"}).loggerTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	log.Info("x", "down_for", 250*time.Millisecond)
+	if !strings.Contains(buf.String(), " down_for_seconds=0.25\n") {
+		t.Fatalf("text record %q", buf.String())
+	}
+}
