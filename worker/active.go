@@ -185,6 +185,7 @@ func (a *active) processOrDown(ctx context.Context, batch []string) error {
 // run after the coming reconcile. A resync asked for while Redis is out is
 // answered at once with the reason, so it fails instead of waiting.
 func (a *active) hold(ctx context.Context, batch []string) error {
+	a.cfg.Metrics.deferred(batch, a.redisDown)
 	for _, p := range batch {
 		if !strings.HasPrefix(p, "c1 ") {
 			continue
@@ -255,7 +256,7 @@ func (a *active) markDown(err error) {
 // healthy ends an outage after a successful repair.
 func (a *active) healthy() {
 	if !a.down.since.IsZero() {
-		a.cfg.Logger.Info("Redis is back; mirror reconciled", "down_for", time.Since(a.down.since).Round(time.Millisecond).String())
+		a.cfg.Logger.Info("Redis is back; mirror reconciled", "down_for_seconds", time.Since(a.down.since))
 	}
 	a.down = outage{}
 	a.Worker.settled = true
@@ -351,7 +352,7 @@ func (a *active) repair(ctx context.Context) error {
 		delete(a.dirty, t)
 		a.cfg.Logger.Info("table reconciled", "table", rep.Table, "rows_scanned", rep.Scanned,
 			"keys_written", rep.Written, "keys_deleted", rep.Deleted, "keys_unchanged", rep.Unchanged,
-			"duration", rep.Duration.Round(time.Millisecond).String())
+			"duration_seconds", rep.Duration)
 	}
 	return nil
 }
@@ -557,6 +558,7 @@ func (a *active) control(ctx context.Context, c *notify.Control) error {
 	case "beat":
 		return a.beat(ctx, c)
 	case "resync":
+		defer a.logResync(c, time.Now())()
 		tables, err := a.pick(c.Tables)
 		if err != nil {
 			return a.reply(ctx, c.ID, replyMsg{Error: err.Error(), Done: true})

@@ -90,9 +90,10 @@ func (w *Worker) probe(ctx context.Context) {
 	var queue float64
 	pgErr := w.pool.QueryRow(pctx, "SELECT pg_notification_queue_usage()").Scan(&queue)
 	if pgErr == nil && active {
-		beat := notify.Control{Kind: "beat", ID: w.mon.id}
+		sent := time.Now()
+		beat := beatControl(w.mon.id, sent)
 		if _, pgErr = w.pool.Exec(pctx, "SELECT pg_notify($1, $2)", notify.Channel, beat.Encode()); pgErr == nil {
-			w.cfg.Metrics.beatSent()
+			w.cfg.Metrics.beatSent(sent)
 		}
 	}
 	redisErr := w.cfg.Redis.Ping(pctx).Err()
@@ -234,5 +235,6 @@ func (a *active) beat(ctx context.Context, c *notify.Control) error {
 	a.mon.mu.Lock()
 	a.mon.h.LastBeat = now
 	a.mon.mu.Unlock()
+	a.cfg.Metrics.beatApplied(c, now)
 	return nil
 }

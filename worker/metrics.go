@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +26,19 @@ type Metrics struct {
 	queueUsage     prometheus.Gauge
 	heartbeatAge   prometheus.Gauge
 	heartbeatsSent prometheus.Counter
+
+	reconcileDuration *prometheus.HistogramVec
+	deferredTotal     *prometheus.CounterVec
+	tableLastChange   *prometheus.GaugeVec
+	tableLag          *prometheus.GaugeVec
+	pipelineLag       prometheus.Gauge
+
+	// beats tracks heartbeats in flight, for pipelineLag.
+	beats struct {
+		sync.Mutex
+		sent []int64 // send stamps (Unix µs) of beats not back yet, oldest first
+		rtt  float64 // round trip of the newest beat that came back
+	}
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg.
@@ -79,21 +94,50 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pgredis_heartbeats_sent_total",
 			Help: "Heartbeats the active worker sent through PostgreSQL.",
 		}),
+		reconcileDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pgredis_reconcile_duration_seconds",
+			Help:    "How long reconciliations of a table (not dry runs) took, by table.",
+			Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900},
+		}, []string{"table"}),
+		deferredTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgredis_notifications_deferred_total",
+			Help: "Change notifications not applied one by one but left to the reconcile that follows, by reason (redis_down: Redis was unavailable or refused writes; reconcile_pending: a rebuild was due anyway).",
+		}, []string{"reason"}),
+		tableLastChange: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgredis_table_last_change_timestamp_seconds",
+			Help: "Unix time (the trigger's clock_timestamp()) of the newest change of the table applied to Redis.",
+		}, []string{"table"}),
+		tableLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pgredis_table_lag_seconds",
+			Help: "Lag of the newest change of the table applied to Redis: from its trigger's clock_timestamp() to its write.",
+		}, []string{"table"}),
+		pipelineLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pgredis_pipeline_lag_seconds",
+			Help: "How far the active worker's apply pipeline trails PostgreSQL, measured with heartbeats: the round trip of the last heartbeat that came back, or the age of the oldest one still in flight, whichever is larger (0 on a standby). Meaningful when no table is written.",
+		}),
 	}
 	// Known label values start at zero, so rate() sees the first error.
 	for _, kind := range []string{"redis", "postgres", "fenced"} {
 		m.errors.WithLabelValues(kind)
 	}
+	for _, reason := range []string{"redis_down", "reconcile_pending"} {
+		m.deferredTotal.WithLabelValues(reason)
+	}
 	reg.MustRegister(m.changes, m.errors, m.batch, m.lag, m.lastApplied, m.reconciles, m.reconcileKeys,
-		m.active, m.up, m.queueUsage, m.heartbeatAge, m.heartbeatsSent)
+		m.active, m.up, m.queueUsage, m.heartbeatAge, m.heartbeatsSent,
+		m.reconcileDuration, m.deferredTotal, m.tableLastChange, m.tableLag, m.pipelineLag)
 	return m
 }
 
-func (m *Metrics) applied(counts map[opKey]int, stamps []time.Time, writes int) {
+func (m *Metrics) applied(counts map[opKey]int, stamps []time.Time, newest map[string]time.Time, writes int) {
 	if m == nil {
 		return
 	}
 	now := time.Now()
+	for table, s := range newest {
+		m.tableLastChange.WithLabelValues(table).Set(float64(s.UnixMicro()) / 1e6)
+		m.tableLag.WithLabelValues(table).Set(max(0, now.Sub(s).Seconds()))
+	}
 	for k, n := range counts {
 		m.changes.WithLabelValues(k.table, k.op).Add(float64(n))
 	}
@@ -123,6 +167,9 @@ func (m *Metrics) reconciled(rep Report, err error) {
 		result = "error"
 	}
 	m.reconciles.WithLabelValues(rep.Table, result).Inc()
+	if rep.Duration > 0 {
+		m.reconcileDuration.WithLabelValues(rep.Table).Observe(rep.Duration.Seconds())
+	}
 	m.reconcileKeys.WithLabelValues(rep.Table, "written").Add(float64(rep.Written))
 	m.reconcileKeys.WithLabelValues(rep.Table, "deleted").Add(float64(rep.Deleted))
 	m.reconcileKeys.WithLabelValues(rep.Table, "unchanged").Add(float64(rep.Unchanged))
@@ -143,12 +190,80 @@ func (m *Metrics) probed(h Health, queue float64, queueOK bool) {
 	} else {
 		m.heartbeatAge.Set(0)
 	}
+	m.beats.Lock()
+	defer m.beats.Unlock()
+	if !h.Active {
+		m.beats.sent, m.beats.rtt = m.beats.sent[:0], 0
+		m.pipelineLag.Set(0)
+		return
+	}
+	lag := m.beats.rtt
+	if len(m.beats.sent) > 0 {
+		lag = max(lag, time.Since(time.UnixMicro(m.beats.sent[0])).Seconds())
+	}
+	m.pipelineLag.Set(lag)
 }
 
-func (m *Metrics) beatSent() {
-	if m != nil {
-		m.heartbeatsSent.Inc()
+// beatControl is the heartbeat message: its send time travels with it,
+// so the worker can time the round trip when it comes back.
+func beatControl(id string, sent time.Time) notify.Control {
+	return notify.Control{Kind: "beat", ID: id, Tables: []string{strconv.FormatInt(sent.UnixMicro(), 10)}}
+}
+
+// maxBeatsInFlight bounds the send stamps kept while no beat comes back
+// (the oldest, which decides the lag, are kept).
+const maxBeatsInFlight = 4096
+
+func (m *Metrics) beatSent(sent time.Time) {
+	if m == nil {
+		return
 	}
+	m.heartbeatsSent.Inc()
+	m.beats.Lock()
+	if len(m.beats.sent) < maxBeatsInFlight {
+		m.beats.sent = append(m.beats.sent, sent.UnixMicro())
+	}
+	m.beats.Unlock()
+}
+
+// beatApplied records a heartbeat that came back through the pipeline at
+// applied: beats are applied in the order sent, so every beat sent before
+// it has come back or was lost with a session, and is no longer in flight.
+func (m *Metrics) beatApplied(c *notify.Control, applied time.Time) {
+	if m == nil || len(c.Tables) == 0 {
+		return
+	}
+	sent, err := strconv.ParseInt(c.Tables[0], 10, 64)
+	if err != nil {
+		return
+	}
+	m.beats.Lock()
+	defer m.beats.Unlock()
+	m.beats.rtt = max(0, applied.Sub(time.UnixMicro(sent)).Seconds())
+	i := 0
+	for i < len(m.beats.sent) && m.beats.sent[i] <= sent {
+		i++
+	}
+	m.beats.sent = append(m.beats.sent[:0], m.beats.sent[i:]...)
+}
+
+// deferred counts the change notifications of a batch the apply loop
+// leaves to the coming reconcile.
+func (m *Metrics) deferred(batch []string, redisDown bool) {
+	if m == nil {
+		return
+	}
+	n := 0
+	for _, p := range batch {
+		if len(p) < 3 || p[:3] != "c1 " {
+			n++
+		}
+	}
+	reason := "reconcile_pending"
+	if redisDown {
+		reason = "redis_down"
+	}
+	m.deferredTotal.WithLabelValues(reason).Add(float64(n))
 }
 
 func b2f(b bool) float64 {
@@ -166,8 +281,9 @@ type opKey struct{ table, op string }
 type appliedLog struct {
 	counts map[opKey]int
 	stamps []time.Time
-	last   time.Time // the newest applied change's trigger stamp
-	lastAt time.Time // when it was applied
+	newest map[string]time.Time // each table's newest change stamp
+	last   time.Time            // the newest applied change's trigger stamp
+	lastAt time.Time            // when it was applied
 }
 
 func (l *appliedLog) note(table string, op string, stamp time.Time) {
@@ -175,6 +291,12 @@ func (l *appliedLog) note(table string, op string, stamp time.Time) {
 		l.counts = map[opKey]int{}
 	}
 	l.counts[opKey{table, op}]++
+	if l.newest == nil {
+		l.newest = map[string]time.Time{}
+	}
+	if stamp.After(l.newest[table]) {
+		l.newest[table] = stamp
+	}
 	if len(l.stamps) == 0 || l.stamps[len(l.stamps)-1] != stamp {
 		l.stamps = append(l.stamps, stamp)
 	}
@@ -182,6 +304,7 @@ func (l *appliedLog) note(table string, op string, stamp time.Time) {
 
 func (l *appliedLog) reset() {
 	clear(l.counts)
+	clear(l.newest)
 	l.stamps = l.stamps[:0]
 }
 
@@ -203,7 +326,8 @@ func opName(op notify.Op) string {
 // committed records that everything noted since the last call reached
 // Redis, in a batch of writes Redis writes.
 func (a *active) committed(writes int) {
-	a.cfg.Metrics.applied(a.log.counts, a.log.stamps, writes)
+	a.cfg.Metrics.applied(a.log.counts, a.log.stamps, a.log.newest, writes)
+	a.logBatch(writes)
 	for _, s := range a.log.stamps {
 		if s.After(a.log.last) {
 			a.log.last, a.log.lastAt = s, time.Now()

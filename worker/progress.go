@@ -51,8 +51,7 @@ func (a *active) meter(ctx context.Context, t *table) *meter {
 	if fn == nil {
 		log := a.cfg.Logger
 		fn = func(p Progress) {
-			log.Info("reconciling table", "table", p.Table, "rows_done", p.Done, "rows_total", p.Total,
-				"rows_per_second", int64(p.Rate()), "eta", p.ETA().Round(time.Second).String())
+			log.Info("reconciling table", ProgressAttrs(p)...)
 		}
 	}
 	m := &meter{fn: fn, p: Progress{Table: t.Table.String(), Total: -1}, start: time.Now(), every: a.cfg.ProgressInterval}
@@ -61,6 +60,8 @@ func (a *active) meter(ctx context.Context, t *table) *meter {
 	if err := a.pool.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = $1::regclass", t.Table.Ident()).Scan(&est); err == nil && est >= 0 {
 		m.p.Total = int64(est)
 	}
+	a.cfg.Logger.Debug("reconcile started: streaming the table, then sweeping its keys in Redis", "table", m.p.Table,
+		"rows_estimate", m.p.Total, "key_glob", t.glob)
 	return m
 }
 
@@ -77,4 +78,14 @@ func (m *meter) row(done int64) {
 		m.fn(m.p)
 		m.next = now.Add(m.every)
 	}
+}
+
+// ProgressAttrs are a progress report's log attributes; the ETA (a
+// duration, logged as seconds) only when there is an estimate.
+func ProgressAttrs(p Progress) []any {
+	args := []any{"table", p.Table, "rows_done", p.Done, "rows_total", p.Total, "rows_per_second", int64(p.Rate())}
+	if eta := p.ETA(); eta >= 0 {
+		args = append(args, "eta_seconds", eta.Round(time.Millisecond))
+	}
+	return args
 }

@@ -83,7 +83,7 @@ const (
 func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report, err error) {
 	start := time.Now()
 	rep = Report{Table: t.Table.String(), DryRun: dry}
-	defer func() { w.cfg.Metrics.reconciled(rep, err) }()
+	defer func() { w.observeReconcile(rep, err) }()
 	seen := newKeySet()
 	var written, unchanged atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)

@@ -132,6 +132,7 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 	if _, err := w.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.Channel, req.Encode()); err != nil {
 		return nil, fmt.Errorf("error asking the worker to resync: %w", err)
 	}
+	w.cfg.Logger.Debug("asked the active worker to resync", "request_id", id, "worker_backend_pid", holder.PID, "tables", strings.Join(names, ","), "dry_run", dryRun)
 	var reports []Report
 	poll := time.NewTicker(w.cfg.StandbyPoll)
 	defer poll.Stop()

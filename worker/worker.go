@@ -215,7 +215,7 @@ func (w *Worker) run(ctx context.Context) {
 		// terminated backend, a restarted server): start it afresh.
 		w.pool.Reset()
 		wait := backoff(failures, w.cfg.MaxBackoff)
-		log.Warn("worker lost its session; reconnecting", "error", err, "retry_in", wait.String())
+		log.Warn("worker lost its session; reconnecting", "error", err, "retry_in_seconds", wait)
 		select {
 		case <-ctx.Done():
 			return

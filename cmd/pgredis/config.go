@@ -40,6 +40,8 @@ type env struct {
 	SentinelAddrs    string `envconfig:"PGREDIS_REDIS_SENTINEL_ADDRS"`
 	SentinelPassword string `envconfig:"PGREDIS_REDIS_SENTINEL_PASSWORD"`
 	RedisCACert      string `envconfig:"PGREDIS_REDIS_CA_CERT"`
+	RedisTLSCertFile string `envconfig:"PGREDIS_REDIS_TLS_CERT_FILE"`
+	RedisTLSKeyFile  string `envconfig:"PGREDIS_REDIS_TLS_KEY_FILE"`
 }
 
 func loadEnv() (*env, error) {
@@ -90,7 +92,7 @@ func (e *env) loggerTo(out io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(e.LogLevel)); err != nil {
 		return nil, fmt.Errorf("PGREDIS_LOG_LEVEL=%s: want debug, info, warn or error", e.LogLevel)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: numericDurations}
 	switch e.LogFormat {
 	case "text":
 		return slog.New(slog.NewTextHandler(out, opts)), nil

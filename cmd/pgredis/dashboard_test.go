@@ -124,3 +124,25 @@ func TestPromMetricNames(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// TestDashboardQueries: a count of standbys shows 0 rather than "No
+// data" when there is none, and no panel plots the time since the last
+// applied change as a lag (it starts near 1.8e9 on a fresh worker and
+// grows forever while idle); the lag panel uses the heartbeat's.
+func TestDashboardQueries(t *testing.T) {
+	t.Parallel()
+	exprs := dashboardExprs(t, "../../deploy/grafana/pgredis.json")
+	var pipeline bool
+	for _, e := range exprs {
+		if strings.HasPrefix(e, "count(") && !strings.Contains(e, "or vector(0)") {
+			t.Errorf("query %q shows No data when nothing matches: add or vector(0)", e)
+		}
+		if strings.Contains(e, "pgredis_last_applied_timestamp_seconds") {
+			t.Errorf("query %q measures time since the last change, not lag", e)
+		}
+		pipeline = pipeline || strings.Contains(e, "pgredis_pipeline_lag_seconds")
+	}
+	if !pipeline {
+		t.Error("no panel plots pgredis_pipeline_lag_seconds")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -285,5 +286,88 @@ func TestVersionedBuild(t *testing.T) {
 	}
 	if want := "pgredis v9.8.7-test (commit abc1234)\n"; string(got) != want {
 		t.Fatalf("pgredis version printed %q, want %q", got, want)
+	}
+}
+
+// TestComposeQuickStart: the README's quick start, `docker compose up -d
+// postgres redis` then `make demo`, works: the compose servers publish
+// the ports make demo connects to, with the user, authentication and
+// database its URLs use.
+func TestComposeQuickStart(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	mk, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	makeVar := func(name string) *url.URL {
+		m := regexp.MustCompile(`(?m)^` + name + `\s*\?=\s*(\S+)`).FindSubmatch(mk)
+		if m == nil {
+			t.Fatalf("Makefile sets no %s", name)
+		}
+		u, err := url.Parse(string(m[1]))
+		if err != nil {
+			t.Fatalf("Makefile %s: %v", name, err)
+		}
+		return u
+	}
+	readme, _ := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if !strings.Contains(string(readme), "docker compose up -d postgres redis") || !strings.Contains(string(readme), "make demo") {
+		t.Fatal("the README no longer shows the compose quick start this test checks")
+	}
+
+	// published reports whether service publishes container port inner on
+	// the host port of u, reachable at u's host.
+	published := func(service, inner string, u *url.URL) {
+		t.Helper()
+		for _, p := range c.Services[service].Ports {
+			parts := strings.Split(p, ":")
+			host, ip := parts[len(parts)-2], "0.0.0.0"
+			if len(parts) == 3 {
+				ip = parts[0]
+			}
+			if parts[len(parts)-1] == inner && host == u.Port() && (ip == "0.0.0.0" || ip == u.Hostname()) {
+				return
+			}
+		}
+		t.Errorf("compose service %s does not publish port %s on %s:%s, where make demo connects (ports %v)",
+			service, inner, u.Hostname(), u.Port(), c.Services[service].Ports)
+	}
+
+	pg := makeVar("DEMO_PG")
+	published("postgres", "5432", pg)
+	env := c.Services["postgres"].Environment
+	user := env["POSTGRES_USER"]
+	if user == "" {
+		user = "postgres"
+	}
+	if pg.User.Username() != user {
+		t.Errorf("make demo connects as %q, the compose postgres has user %q", pg.User.Username(), user)
+	}
+	if pass, ok := pg.User.Password(); ok {
+		if pass != env["POSTGRES_PASSWORD"] {
+			t.Errorf("make demo's password differs from POSTGRES_PASSWORD")
+		}
+	} else if env["POSTGRES_HOST_AUTH_METHOD"] != "trust" {
+		t.Errorf("make demo connects without a password, but the compose postgres does not trust connections (POSTGRES_HOST_AUTH_METHOD=%q)", env["POSTGRES_HOST_AUTH_METHOD"])
+	}
+	// The image creates POSTGRES_DB (default: the user's name) next to the
+	// postgres maintenance database.
+	db := strings.TrimPrefix(pg.Path, "/")
+	if db != "postgres" && db != env["POSTGRES_DB"] && !(env["POSTGRES_DB"] == "" && db == user) {
+		t.Errorf("make demo connects to database %q, which the compose postgres does not have", db)
+	}
+
+	rd := makeVar("DEMO_REDIS")
+	published("redis", "6379", rd)
+	if n, err := strconv.Atoi(strings.TrimPrefix(rd.Path, "/")); err != nil || n > 15 {
+		t.Errorf("make demo uses Redis database %q, beyond a default server's 16", rd.Path)
 	}
 }

@@ -20,7 +20,7 @@ import (
 // runtime collectors.
 func newRegistry() (*prometheus.Registry, *worker.Metrics) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector(), buildInfo())
 	return reg, worker.NewMetrics(reg)
 }
 

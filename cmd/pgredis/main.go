@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pgredis: %s\nRun 'pgredis --help' for usage.\n", ue.msg)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "pgredis: error: %s\n", err)
+		printFatal(stderr, err)
 		return 1
 	}
 }

@@ -40,8 +40,7 @@ func (p *progressPrinter) show(pr worker.Progress) {
 		eta = d.Round(time.Second).String()
 	}
 	if !p.tty {
-		p.log.Info("resync progress", "table", pr.Table, "rows_done", pr.Done, "rows_total", pr.Total,
-			"rows_per_second", int64(pr.Rate()), "eta", eta)
+		p.log.Info("resync progress", worker.ProgressAttrs(pr)...)
 		return
 	}
 	fmt.Fprintf(p.out, "\r\033[K%s: %d/%s rows%s, %d rows/s, ETA %s", pr.Table, pr.Done, total, pct, int64(pr.Rate()), eta)

@@ -66,22 +66,41 @@ func (e *env) redis() (redis.UniversalClient, error) {
 	}), nil
 }
 
-// tlsConfig adds PGREDIS_REDIS_CA_CERT to a rediss:// URL's TLS settings.
+// tlsConfig adds PGREDIS_REDIS_CA_CERT and the client certificate of
+// PGREDIS_REDIS_TLS_CERT_FILE / PGREDIS_REDIS_TLS_KEY_FILE (for a server
+// that authenticates clients by certificate, tls-auth-clients yes) to a
+// rediss:// URL's TLS settings.
 func (e *env) tlsConfig(cfg *tls.Config) (*tls.Config, error) {
-	if e.RedisCACert == "" {
+	if e.RedisCACert == "" && e.RedisTLSCertFile == "" && e.RedisTLSKeyFile == "" {
 		return cfg, nil
 	}
 	if cfg == nil {
-		return nil, fmt.Errorf("PGREDIS_REDIS_CA_CERT is set but REDIS_URL is not a rediss:// (TLS) URL")
+		set := "PGREDIS_REDIS_CA_CERT"
+		if e.RedisCACert == "" {
+			set = "PGREDIS_REDIS_TLS_CERT_FILE/PGREDIS_REDIS_TLS_KEY_FILE"
+		}
+		return nil, fmt.Errorf("%s is set but REDIS_URL is not a rediss:// (TLS) URL", set)
 	}
-	pem, err := os.ReadFile(e.RedisCACert)
-	if err != nil {
-		return nil, fmt.Errorf("PGREDIS_REDIS_CA_CERT: %w", err)
+	if e.RedisCACert != "" {
+		pem, err := os.ReadFile(e.RedisCACert)
+		if err != nil {
+			return nil, fmt.Errorf("PGREDIS_REDIS_CA_CERT: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("PGREDIS_REDIS_CA_CERT=%s holds no PEM certificate", e.RedisCACert)
+		}
+		cfg.RootCAs = pool
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("PGREDIS_REDIS_CA_CERT=%s holds no PEM certificate", e.RedisCACert)
+	if e.RedisTLSCertFile != "" || e.RedisTLSKeyFile != "" {
+		if e.RedisTLSCertFile == "" || e.RedisTLSKeyFile == "" {
+			return nil, fmt.Errorf("PGREDIS_REDIS_TLS_CERT_FILE and PGREDIS_REDIS_TLS_KEY_FILE go together: set both (the client certificate and its private key, PEM)")
+		}
+		pair, err := tls.LoadX509KeyPair(e.RedisTLSCertFile, e.RedisTLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("PGREDIS_REDIS_TLS_CERT_FILE=%s / PGREDIS_REDIS_TLS_KEY_FILE=%s: %w", e.RedisTLSCertFile, e.RedisTLSKeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
 	}
-	cfg.RootCAs = pool
 	return cfg, nil
 }

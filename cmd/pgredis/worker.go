@@ -97,6 +97,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := w.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	logStartup(cfg.Logger, e, "worker")
 	select {
 	case <-w.Done():
 		return w.Err()
@@ -118,7 +119,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	case <-stopped:
 		cfg.Logger.Info("worker stopped")
 	case <-time.After(e.StopTimeout):
-		cfg.Logger.Warn("worker did not stop in time; exiting anyway", "stop_timeout", e.StopTimeout.String())
+		cfg.Logger.Warn("worker did not stop in time; exiting anyway", "stop_timeout_seconds", e.StopTimeout)
 	}
 	return nil
 }
