@@ -384,3 +384,114 @@ func TestMakeInstall(t *testing.T) {
 		t.Fatalf("installed binary: %q, %v", out, err)
 	}
 }
+
+// status lists tables in name order, the active worker and the standby,
+// the lag now and readiness; --exit-code turns readiness into the exit
+// status.
+func TestStatusWorkersAndReadiness(t *testing.T) {
+	t.Parallel()
+	url := testenv.Database(t, "empty", nil)
+	exec1(t, connect(t, url), `CREATE TABLE zeta (id int PRIMARY KEY); CREATE TABLE alpha (id int PRIMARY KEY); CREATE TABLE mid (id int PRIMARY KEY)`)
+	env := map[string]string{"DATABASE_URL": url, "REDIS_URL": testenv.Redis(t), "PGREDIS_TABLES": "zeta; alpha",
+		"PGREDIS_STANDBY_POLL": "100ms", "PGREDIS_HEARTBEAT_INTERVAL": "200ms", "PGREDIS_HEARTBEAT_TIMEOUT": "5s"}
+	mustRun(t, env, "migrate", "up")
+	b := pgredistest.Open(t, url, env["REDIS_URL"], env["PGREDIS_TABLES"])
+
+	r := pgredis(t, env, "status", "--exit-code")
+	if r.code != 3 || r.stderr != "pgredis: not ready: no worker is active (start pgredis worker)\n" || !strings.Contains(r.stdout, "ready: no, no worker is active") {
+		t.Fatalf("status --exit-code without a worker: %s", r)
+	}
+
+	w1 := startPgredis(t, env, "worker")
+	w2 := startPgredis(t, env, "worker")
+	var rep statusReport
+	testenv.Eventually(t, 30*time.Second, func() error {
+		r := pgredis(t, env, "status", "--json", "--exit-code")
+		if r.code != 0 {
+			return fmt.Errorf("status --json --exit-code: %s\nworkers:\n%s\n%s", r, w1.stderr, w2.stderr)
+		}
+		rep = statusReport{}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			return err
+		}
+		if !rep.Ready || len(rep.Standbys) != 1 || rep.Worker.LagNowSeconds == nil {
+			return fmt.Errorf("want ready, one standby and the lag now: %s", r.stdout)
+		}
+		return nil
+	})
+	pids := map[int]bool{w1.cmd.Process.Pid: true, w2.cmd.Process.Pid: true}
+	if !pids[rep.Worker.PID] || !pids[rep.Standbys[0].PID] || rep.Worker.PID == rep.Standbys[0].PID {
+		t.Errorf("active %+v and standby %+v, want the two worker processes %v", rep.Worker, rep.Standbys[0], pids)
+	}
+	if lag := *rep.Worker.LagNowSeconds; lag < 0 || lag > 5 {
+		t.Errorf("lag now %v", lag)
+	}
+	b.Exec(t, `INSERT INTO alpha VALUES (1)`)
+	b.WaitMirror(t, 30*time.Second)
+
+	r = mustRun(t, env, "status")
+	var tables []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(l, "table ") {
+			tables = append(tables, strings.Fields(l)[1])
+		}
+	}
+	if strings.Join(tables, " ") != "public.alpha: public.zeta:" {
+		t.Errorf("tables listed as %v, want alpha then zeta:\n%s", tables, r.stdout)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("worker: active (host %s pid %d", rep.Worker.Host, rep.Worker.PID),
+		fmt.Sprintf("standby: host %s pid %d, from ", rep.Standbys[0].Host, rep.Standbys[0].PID),
+		"lag now: at most ",
+		"ready: yes",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	// A table listed but not installed: not ready, named.
+	env["PGREDIS_TABLES"] = "zeta; alpha; mid"
+	r = pgredis(t, env, "status", "--exit-code")
+	if r.code != 3 || !strings.Contains(r.stderr, "not ready: table public.mid: trigger missing (run pgredis migrate up)") {
+		t.Errorf("status --exit-code with a table not installed: %s", r)
+	}
+	if !strings.Contains(r.stdout, "table public.alpha:") || strings.Index(r.stdout, "public.mid") > strings.Index(r.stdout, "public.zeta") {
+		t.Errorf("tables out of order:\n%s", r.stdout)
+	}
+}
+
+// After a release (migrate up with a new PGREDIS_TABLES) the old worker
+// stops on the first change of the new trigger, advising a restart with
+// the new configuration, not a migrate up with its old one.
+func TestReleaseAdvice(t *testing.T) {
+	t.Parallel()
+	url := testenv.Database(t, "empty", nil)
+	exec1(t, connect(t, url), `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	env := map[string]string{"DATABASE_URL": url, "REDIS_URL": testenv.Redis(t), "PGREDIS_TABLES": "t"}
+	mustRun(t, env, "migrate", "up")
+	w := startPgredis(t, env, "worker")
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if r := pgredis(t, env, "status"); !strings.Contains(r.stdout, "worker: active") {
+			return fmt.Errorf("no active worker: %s\n%s", r, w.stderr)
+		}
+		return nil
+	})
+	mustRun(t, map[string]string{"DATABASE_URL": url, "PGREDIS_TABLES": "t format=hash"}, "migrate", "up")
+	exec1(t, connect(t, url), `INSERT INTO t VALUES (1, 'x')`)
+	select {
+	case err := <-w.done:
+		w.done <- err
+		if err == nil {
+			t.Fatalf("worker exited 0:\n%s", w.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("worker still runs after the release:\n%s", w.stderr)
+	}
+	lines := strings.Split(strings.TrimRight(w.stderr.String(), "\n"), "\n")
+	last := lines[len(lines)-1]
+	want := "pgredis: error: pgredis migrate up changed the installed tables while this worker ran (table public.t is installed as 't format=hash' but PGREDIS_TABLES says 't format=json'): restart the worker with the PGREDIS_TABLES that migrate up ran with"
+	if last != want {
+		t.Fatalf("last line %q, want %q; stderr:\n%s", last, want, w.stderr)
+	}
+}
