@@ -28,9 +28,10 @@ Usage:
   pgredis migrate down      remove every pgredis object from the database
   pgredis migrate version   print the applied migration version
   pgredis worker            LISTEN and apply changes to Redis until SIGTERM/SIGINT
-  pgredis resync [--dry-run] [TABLE...]
+  pgredis resync [--dry-run [--exit-code]] [TABLE...]
                             reconcile Redis with the tables once
-  pgredis status [--json]   show each table's trigger, keys in Redis, the active worker and its lag
+  pgredis status [--json] [--exit-code]
+                            show each table's trigger, keys in Redis, the workers, the lag and readiness
   pgredis version           print the version
 
 Environment:
@@ -40,7 +41,9 @@ Environment:
   PGREDIS_STATE_PREFIX  prefix of pgredis's own Redis keys (default pgredis:)
   PGREDIS_HTTP_ADDR     worker's /metrics, /healthz and /readyz address (off when empty)
 
-Run 'pgredis CMD --help' for a command's options; the README documents everything.
+Run 'pgredis CMD --help' for a command's flags and the variables it reads; the
+README documents everything. Exit status: 0 done, 1 error, 2 bad command line,
+3 not ready (status --exit-code) or drift (resync --exit-code).
 `
 
 // usageError is a mistake on the command line: exit 2 with usage.

@@ -495,3 +495,18 @@ func TestReleaseAdvice(t *testing.T) {
 		t.Fatalf("last line %q, want %q; stderr:\n%s", last, want, w.stderr)
 	}
 }
+
+// PGREDIS_TABLES mistakes in how entries are written get the fix, from
+// every command that reads it, before anything connects.
+func TestTablesGrammarHints(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ tables, want string }{
+		{"users, products", `table name "users," contains ',': separate PGREDIS_TABLES entries with ';', e.g. "users; products"`},
+		{`sales."Line Items" format=hash`, `table name sales."Line Items" has a space, which PGREDIS_TABLES cannot express (spaces separate a name from its options): rename the table`},
+	} {
+		env := map[string]string{"DATABASE_URL": "postgres://root@127.0.0.1:1/db", "PGREDIS_TABLES": c.tables}
+		for _, args := range [][]string{{"migrate", "up"}, {"worker"}, {"resync"}, {"status"}} {
+			requireOneLineError(t, pgredis(t, env, args...), c.want)
+		}
+	}
+}

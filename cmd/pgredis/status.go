@@ -117,6 +117,14 @@ func writeStatusReport(ctx context.Context, e *env, asJSON bool, stdout io.Write
 }
 
 func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
+	// Configuration first: a mistake there is the first thing to fix.
+	var configured []spec.Table
+	if e.Tables != "" {
+		var err error
+		if configured, err = spec.Parse(e.Tables); err != nil {
+			return nil, err
+		}
+	}
 	pgcfg, err := e.pgConfig()
 	if err != nil {
 		return nil, err
@@ -134,15 +142,9 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 	for _, in := range installed {
 		names = append(names, in.Table)
 	}
-	if e.Tables != "" {
-		configured, err := spec.Parse(e.Tables)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range configured {
-			if !slices.ContainsFunc(names, func(t spec.Table) bool { return t.String() == c.String() }) {
-				names = append(names, c)
-			}
+	for _, c := range configured {
+		if !slices.ContainsFunc(names, func(t spec.Table) bool { return t.String() == c.String() }) {
+			names = append(names, c)
 		}
 	}
 	slices.SortFunc(names, func(a, b spec.Table) int { return strings.Compare(a.String(), b.String()) })
