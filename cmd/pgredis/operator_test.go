@@ -249,6 +249,23 @@ INSERT INTO "Settings" VALUES (1, 'on');`)
 	}
 	mustRun(t, env, "resync", "products")
 	b.RequireMirror(t)
+
+	// The same names reach an active worker, which does the resync (once
+	// its first reconcile is done: a heartbeat went through).
+	w := startPgredis(t, env, "worker")
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if r := pgredis(t, env, "status", "--exit-code"); r.code != 0 {
+			return fmt.Errorf("worker not ready: %s\n%s", r, w.stderr)
+		}
+		return nil
+	})
+	b.Redis.Del(ctx, "Settings:1")
+	r = mustRun(t, env, "resync", `"Settings"`, "PRODUCTS")
+	if got := resyncCounts(t, r.stdout, "public.Settings"); got[1] != 1 {
+		t.Errorf("resync via the worker: %v\n%s", got, r.stdout)
+	}
+	resyncCounts(t, r.stdout, "public.products")
+	b.RequireMirror(t)
 }
 
 // A resync of a table that no longer fits its spec says so once, in the
