@@ -69,9 +69,9 @@ type workerStatus struct {
 }
 
 func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flags("status", "status [--json]", stdout)
+	fs := flags("status", "status [--json] [--exit-code]", stdout)
 	asJSON := fs.Bool("json", false, "print the status as JSON, for scripts")
-	exitCode := fs.Bool("exit-code", false, "exit 3 when the mirror is not ready (reason on stderr)")
+	wantExit := fs.Bool("exit-code", false, "exit 3 when the mirror is not ready (reason on stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *exitCode && !rep.Ready {
+	if *wantExit && !rep.Ready {
 		return exitCodeNotReady(rep.NotReady)
 	}
 	return nil
