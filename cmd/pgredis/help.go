@@ -108,10 +108,15 @@ func envNames() []string {
 	return names
 }
 
-// helpKey names the command a flag set parses: "migrate up" once the
-// subcommand is among the arguments.
+// helpKey names the command a flag set parses: its name when that is a
+// command ("migrate up"), else its first word, plus the subcommand once
+// that is among the arguments ("migrate" with "up").
 func helpKey(fs *flag.FlagSet, pos []string) string {
-	key := strings.Fields(fs.Name())[0]
+	key := fs.Name()
+	if _, ok := docs[key]; ok {
+		return key
+	}
+	key = strings.Fields(key)[0]
 	if len(pos) > 0 {
 		if _, ok := docs[key+" "+pos[0]]; ok {
 			return key + " " + pos[0]
