@@ -198,6 +198,7 @@ func TestVersionPlainBuild(t *testing.T) {
 // after them; --dry-run --exit-code exits 3 on drift, 0 without.
 func TestResyncTableNames(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	ctx := context.Background()
 	url := testenv.Database(t, "empty", nil)
 	exec1(t, connect(t, url), `
@@ -272,6 +273,7 @@ INSERT INTO "Settings" VALUES (1, 'on');`)
 // table's own words, not with the SQL of the query that failed.
 func TestResyncUnfitTable(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	url := testenv.Database(t, "empty", nil)
 	conn := connect(t, url)
 	exec1(t, conn, `CREATE TABLE products (id int PRIMARY KEY, name text, total numeric); CREATE TABLE other (id int PRIMARY KEY)`)
@@ -294,6 +296,7 @@ func TestResyncUnfitTable(t *testing.T) {
 // the others, on a database where migrate up never ran or ran before.
 func TestCheckOrder(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	const ddl = `CREATE TABLE users (id int PRIMARY KEY); CREATE TABLE orders (id int PRIMARY KEY, total numeric)`
 	fresh := testenv.Database(t, "empty", nil)
 	exec1(t, connect(t, fresh), ddl)
@@ -324,6 +327,7 @@ func TestCheckOrder(t *testing.T) {
 // line, non-zero, in bounded time, nothing from go-redis's own logger.
 func TestStatusUnreachable(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	db := testenv.Database(t, "empty", nil)
 	exec1(t, connect(t, db), `CREATE TABLE t (id int PRIMARY KEY)`)
 	closed := testenv.FreePort(t)
@@ -407,6 +411,7 @@ func TestMakeInstall(t *testing.T) {
 // status.
 func TestStatusWorkersAndReadiness(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	url := testenv.Database(t, "empty", nil)
 	exec1(t, connect(t, url), `CREATE TABLE zeta (id int PRIMARY KEY); CREATE TABLE alpha (id int PRIMARY KEY); CREATE TABLE mid (id int PRIMARY KEY)`)
 	env := map[string]string{"DATABASE_URL": url, "REDIS_URL": testenv.Redis(t), "PGREDIS_TABLES": "zeta; alpha",
@@ -483,6 +488,7 @@ func TestStatusWorkersAndReadiness(t *testing.T) {
 // the new configuration, not a migrate up with its old one.
 func TestReleaseAdvice(t *testing.T) {
 	t.Parallel()
+	skipShort(t)
 	url := testenv.Database(t, "empty", nil)
 	exec1(t, connect(t, url), `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	env := map[string]string{"DATABASE_URL": url, "REDIS_URL": testenv.Redis(t), "PGREDIS_TABLES": "t"}
@@ -525,5 +531,13 @@ func TestTablesGrammarHints(t *testing.T) {
 		for _, args := range [][]string{{"migrate", "up"}, {"worker"}, {"resync"}, {"status"}} {
 			requireOneLineError(t, pgredis(t, env, args...), c.want)
 		}
+	}
+}
+
+// skipShort skips a test that needs PostgreSQL and Redis under -short.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
 	}
 }
