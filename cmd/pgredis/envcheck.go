@@ -80,7 +80,8 @@ func unknownVars(environ []string) [][2]string {
 	var out [][2]string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "PGREDIS_") || known[name] {
+		// PGREDIS_TEST_* configure the test suite, not pgredis.
+		if !strings.HasPrefix(name, "PGREDIS_") || strings.HasPrefix(name, "PGREDIS_TEST_") || known[name] {
 			continue
 		}
 		best, bestD := "", -1

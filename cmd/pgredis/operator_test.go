@@ -541,3 +541,12 @@ func skipShort(t *testing.T) {
 		t.Skip("needs PostgreSQL and Redis")
 	}
 }
+
+func TestUnknownVars(t *testing.T) {
+	t.Parallel()
+	got := unknownVars([]string{"PGREDIS_HTTP_ADDRESS=:1", "PGREDIS_TABLES=x", "PGREDIS_BATCHSIZE=3", "PGREDIS_TEST_LOG=1", "HOME=/", "PGREDIS_ZZZZZZZZZZZZZZZZZZ=1"})
+	want := [][2]string{{"PGREDIS_HTTP_ADDRESS", "PGREDIS_HTTP_ADDR"}, {"PGREDIS_BATCHSIZE", "PGREDIS_BATCH_SIZE"}, {"PGREDIS_ZZZZZZZZZZZZZZZZZZ", ""}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("unknownVars = %v, want %v", got, want)
+	}
+}
