@@ -6,12 +6,23 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 20s
 
-.PHONY: all build test lint unit fuzz bench bench-smoke demo clean
+.PHONY: all build install test lint unit fuzz bench bench-smoke demo clean
 
 all: build
 
 build: ## build bin/pgredis, a static binary stamped with version and commit
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/pgredis ./cmd/pgredis
+
+# make install puts bin/pgredis on the PATH: into $(GOBIN) when the Go
+# toolchain has one, else /usr/local/bin. Override with BINDIR=DIR (and
+# DESTDIR for packaging).
+GOBIN   ?= $(shell $(GO) env GOBIN 2>/dev/null)
+BINDIR  ?= $(if $(GOBIN),$(GOBIN),/usr/local/bin)
+
+install: build ## copy bin/pgredis to $(BINDIR) ($(GOBIN) or /usr/local/bin; BINDIR=DIR to choose)
+	install -d '$(DESTDIR)$(BINDIR)'
+	install -m 0755 bin/pgredis '$(DESTDIR)$(BINDIR)/pgredis'
+	@echo 'installed $(DESTDIR)$(BINDIR)/pgredis'
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -478,6 +478,10 @@ func (a *active) change(ctx context.Context, t *table, c notify.Change) error {
 // while this worker ran.
 func (a *active) reload(ctx context.Context) error {
 	tables, err := a.loadTables(ctx)
+	var mismatch registryMismatch
+	if errors.As(err, &mismatch) {
+		return fatalError{fmt.Errorf("pgredis migrate up changed the installed tables while this worker ran (%s): restart the worker with the PGREDIS_TABLES that migrate up ran with", mismatch.problem)}
+	}
 	var fatal fatalError
 	if errors.As(err, &fatal) {
 		return fatalError{fmt.Errorf("the installed tables changed under the worker: %w", err)}
@@ -597,7 +601,7 @@ func (a *active) pick(names []string) ([]*table, error) {
 	for _, n := range names {
 		var found *table
 		for _, t := range all {
-			if t.Table.String() == n || (t.Schema == "public" && t.Name == n) {
+			if t.Table.Named(n) {
 				found = t
 			}
 		}

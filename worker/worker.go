@@ -103,7 +103,7 @@ func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 	for _, st := range w.cfg.Tables {
 		in, ok := byName[st.String()]
 		if !ok {
-			return nil, fatalError{fmt.Errorf("table %s has no pgredis trigger installed: run pgredis migrate up with this PGREDIS_TABLES", st)}
+			return nil, fatalError{registryMismatch{fmt.Sprintf("table %s has no pgredis trigger installed", st)}}
 		}
 		// Meaning, not spelling: the default key written out or columns=
 		// in another order is the same spec.
@@ -112,7 +112,7 @@ func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 			return nil, pgErr(err)
 		}
 		if !same {
-			return nil, fatalError{fmt.Errorf("table %s is installed as %q but PGREDIS_TABLES says %q: run pgredis migrate up with this PGREDIS_TABLES", st, in.Table.Canonical(), st.Canonical())}
+			return nil, fatalError{registryMismatch{fmt.Sprintf("table %s is installed as '%s' but PGREDIS_TABLES says '%s'", st, in.Table.Written(), st.Written())}}
 		}
 		// The registry says what migrate up installed; the catalog says
 		// whether the triggers are still there (not dropped by hand).
@@ -127,10 +127,20 @@ func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 		tables[in.Version] = newTable(in)
 	}
 	for name := range byName {
-		return nil, fatalError{fmt.Errorf("table %s has a pgredis trigger but is not in PGREDIS_TABLES: run pgredis migrate up with this PGREDIS_TABLES", name)}
+		return nil, fatalError{registryMismatch{fmt.Sprintf("table %s has a pgredis trigger but is not in PGREDIS_TABLES", name)}}
 	}
 	w.checkShape(ctx, installed)
 	return tables, nil
+}
+
+// registryMismatch is a difference between PGREDIS_TABLES and what
+// migrate up installed. At start the fix is migrate up with this
+// configuration; once the worker runs, migrate up ran with a newer one
+// (a release), and the fix is to restart with that (see reload).
+type registryMismatch struct{ problem string }
+
+func (e registryMismatch) Error() string {
+	return e.problem + ": run pgredis migrate up with this PGREDIS_TABLES"
 }
 
 // checkShape warns when a table no longer fits its installed spec (a

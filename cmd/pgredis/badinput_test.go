@@ -24,21 +24,22 @@ INSERT INTO orders VALUES (1, 2);`
 		env  map[string]string
 		// want is in the error of migrate up (or, for Redis problems, of
 		// worker and resync); wantRun that of worker and resync on a
-		// database where "users" was installed.
+		// database where "users" was installed: a spec that does not fit
+		// the catalog is named before any trigger the spec lacks.
 		want, wantRun string
 		// setup runs on the database where "users" was installed.
 		setup string
 	}
 	cases := []bad{
-		{"missing table", map[string]string{"PGREDIS_TABLES": "users; nosuch"}, "table public.nosuch does not exist", "nosuch has no pgredis trigger installed", ""},
-		{"no primary key", map[string]string{"PGREDIS_TABLES": "logs"}, "table public.logs has no primary key", "logs has no pgredis trigger installed", ""},
-		{"key names unknown column", map[string]string{"PGREDIS_TABLES": "users key=u:{nope}"}, `no column "nope" named in key=`, "is installed as", ""},
-		{"columns names unknown column", map[string]string{"PGREDIS_TABLES": "users columns=id,nope"}, `no column "nope" named in columns=`, "is installed as", ""},
+		{"missing table", map[string]string{"PGREDIS_TABLES": "users; nosuch"}, "table public.nosuch does not exist", "table public.nosuch does not exist", ""},
+		{"no primary key", map[string]string{"PGREDIS_TABLES": "logs"}, "table public.logs has no primary key", "table public.logs has no primary key", ""},
+		{"key names unknown column", map[string]string{"PGREDIS_TABLES": "users key=u:{nope}"}, `no column "nope" named in key=`, `no column "nope" named in key=`, ""},
+		{"columns names unknown column", map[string]string{"PGREDIS_TABLES": "users columns=id,nope"}, `no column "nope" named in columns=`, `no column "nope" named in columns=`, ""},
 		{"unknown option", map[string]string{"PGREDIS_TABLES": "users colour=red"}, `unknown option "colour"`, `unknown option "colour"`, ""},
 		{"unknown format", map[string]string{"PGREDIS_TABLES": "users format=xml"}, `unknown format "xml"`, `unknown format "xml"`, ""},
 		{"malformed ttl", map[string]string{"PGREDIS_TABLES": "users ttl=10parsecs"}, "ttl=10parsecs is not a Go duration", "ttl=10parsecs is not a Go duration", ""},
-		{"colliding templates", map[string]string{"PGREDIS_TABLES": "users key=x:{id}; orders key=x:{id}:o"}, "could produce the same key", "is installed as", ""},
-		{"template under the state prefix", map[string]string{"PGREDIS_TABLES": "users key=pgredis:{id}"}, "PGREDIS_STATE_PREFIX", "is installed as", ""},
+		{"colliding templates", map[string]string{"PGREDIS_TABLES": "users key=x:{id}; orders key=x:{id}:o"}, "could produce the same key", "could produce the same key", ""},
+		{"template under the state prefix", map[string]string{"PGREDIS_TABLES": "users key=pgredis:{id}"}, "PGREDIS_STATE_PREFIX", "PGREDIS_STATE_PREFIX", ""},
 		{"template under a custom state prefix", map[string]string{"PGREDIS_TABLES": "users", "PGREDIS_STATE_PREFIX": "users:"}, "PGREDIS_STATE_PREFIX", "", ""},
 		{"table not installed", map[string]string{"PGREDIS_TABLES": "users; orders"}, "", "orders has no pgredis trigger installed", ""},
 		{"trigger dropped by hand", map[string]string{"PGREDIS_TABLES": "users"}, "", "1 of its 4 pgredis triggers are missing", "DROP TRIGGER pgredis_upd ON users"},
@@ -46,7 +47,8 @@ INSERT INTO orders VALUES (1, 2);`
 		{"unreachable PostgreSQL", map[string]string{"PGREDIS_TABLES": "users", "DATABASE_URL": fmt.Sprintf("postgres://root@127.0.0.1:%d/db?sslmode=disable", closedPort)}, "PostgreSQL", "PostgreSQL", ""},
 		{"malformed REDIS_URL", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": "http://127.0.0.1:6379/0"}, "", "REDIS_URL", ""},
 		{"malformed REDIS_URL database", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": "redis://127.0.0.1:6379/notanumber"}, "", "REDIS_URL", ""},
-		{"unreachable Redis", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", closedPort)}, "", "Redis", ""},
+		{"unreachable Redis", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", closedPort)}, "", "cannot connect to Redis at 127.0.0.1:", ""},
+		{"installed spec differs", map[string]string{"PGREDIS_TABLES": "users format=hash"}, "", "table public.users is installed as 'users format=json' but PGREDIS_TABLES says 'users format=hash'", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

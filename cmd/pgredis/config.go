@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/pgredis/pgredis/internal/spec"
@@ -47,11 +50,12 @@ type env struct {
 func loadEnv() (*env, error) {
 	var e env
 	if err := envconfig.Process("", &e); err != nil {
-		return nil, fmt.Errorf("bad environment: %w", err)
+		return nil, parseEnvError(err)
 	}
-	if e.StatePrefix == "" {
-		return nil, fmt.Errorf("PGREDIS_STATE_PREFIX must not be empty")
+	if err := e.validate(); err != nil {
+		return nil, err
 	}
+	e.warnUnknownVars()
 	return &e, nil
 }
 
@@ -108,7 +112,28 @@ func connectPG(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %s", cfg.Host, cfg.Port, redactErr(err))
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %s", cfg.Host, cfg.Port, pgConnectCause(err))
 	}
 	return conn, nil
+}
+
+// pgConnectCause is why a connection failed, once: pgx reports every
+// address and TLS mode it tried, on a line each, with the same cause.
+func pgConnectCause(err error) string {
+	var pe *pgconn.PgError
+	var oe *net.OpError
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &de):
+		return de.Error()
+	case errors.As(err, &pe):
+		return fmt.Sprintf("%s: %s (SQLSTATE %s)", pe.Severity, pe.Message, pe.Code)
+	case errors.As(err, &oe):
+		return oe.Error()
+	}
+	msg := oneLine(redactErr(err))
+	if _, after, ok := strings.Cut(msg, "`: "); ok && strings.HasPrefix(msg, "failed to connect to `") {
+		msg = after
+	}
+	return msg
 }

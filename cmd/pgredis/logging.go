@@ -31,7 +31,7 @@ func numericDurations(_ []string, a slog.Attr) slog.Attr {
 // a JSON record when PGREDIS_LOG_FORMAT=json asks for JSON logs (so a log
 // pipeline parses the failure too), plain text otherwise.
 func printFatal(stderr io.Writer, err error) {
-	msg := err.Error()
+	msg := oneLine(err.Error())
 	if hint := redisHint(msg); hint != "" && !strings.Contains(msg, hint) {
 		msg += ": " + hint
 	}

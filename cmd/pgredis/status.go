@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgredis/pgredis/internal/spec"
 	"github.com/pgredis/pgredis/notify"
 	"github.com/pgredis/pgredis/worker"
@@ -19,8 +21,21 @@ import (
 type statusReport struct {
 	Tables []tableStatus `json:"tables"`
 	Worker workerStatus  `json:"worker"`
+	// Standbys are the other workers connected to the database.
+	Standbys []standby `json:"standbys"`
 	// RedisError is set when Redis could not be read.
 	RedisError string `json:"redis_error,omitempty"`
+	// Ready is false when something keeps the mirror from following the
+	// tables; NotReady says the first such thing.
+	Ready    bool   `json:"ready"`
+	NotReady string `json:"not_ready,omitempty"`
+}
+
+type standby struct {
+	ApplicationName string `json:"application_name"`
+	Host            string `json:"host,omitempty"`
+	PID             int    `json:"pid,omitempty"`
+	ClientAddr      string `json:"client_addr,omitempty"`
 }
 
 type tableStatus struct {
@@ -47,36 +62,69 @@ type workerStatus struct {
 	LastChangeAt  *time.Time `json:"last_change_at,omitempty"`
 	LastAppliedAt *time.Time `json:"last_applied_at,omitempty"`
 	LagSeconds    *float64   `json:"lag_seconds,omitempty"`
+	// LagNowSeconds bounds the lag now: every change committed before the
+	// last heartbeat was sent is in Redis, and the heartbeat was applied
+	// this long ago.
+	LagNowSeconds *float64 `json:"lag_now_seconds,omitempty"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flags("status", "status [--json]", stdout)
+	fs := flags("status", "status [--json] [--exit-code]", stdout)
 	asJSON := fs.Bool("json", false, "print the status as JSON, for scripts")
+	wantExit := fs.Bool("exit-code", false, "exit 3 when the mirror is not ready (reason on stderr)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
 		return err
 	}
 	e, err := loadEnv()
 	if err != nil {
 		return err
 	}
-	return writeStatus(ctx, e, *asJSON, stdout)
+	rep, err := writeStatusReport(ctx, e, *asJSON, stdout)
+	if err != nil {
+		return err
+	}
+	if *wantExit && !rep.Ready {
+		return exitCodeNotReady(rep.NotReady)
+	}
+	return nil
+}
+
+// exitCodeNotReady is status --exit-code's result for a mirror not ready.
+func exitCodeNotReady(reason string) error {
+	return exitCode{code: 3, msg: "not ready: " + reason}
 }
 
 func writeStatus(ctx context.Context, e *env, asJSON bool, stdout io.Writer) error {
+	_, err := writeStatusReport(ctx, e, asJSON, stdout)
+	return err
+}
+
+func writeStatusReport(ctx context.Context, e *env, asJSON bool, stdout io.Writer) (*statusReport, error) {
 	rep, err := collectStatus(ctx, e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return rep, enc.Encode(rep)
 	}
 	printStatus(stdout, rep)
-	return nil
+	return rep, nil
 }
 
 func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
+	// Configuration first: a mistake there is the first thing to fix.
+	var configured []spec.Table
+	if e.Tables != "" {
+		var err error
+		if configured, err = spec.Parse(e.Tables); err != nil {
+			return nil, err
+		}
+	}
 	pgcfg, err := e.pgConfig()
 	if err != nil {
 		return nil, err
@@ -94,28 +142,23 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 	for _, in := range installed {
 		names = append(names, in.Table)
 	}
-	if e.Tables != "" {
-		configured, err := spec.Parse(e.Tables)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range configured {
-			if !slices.ContainsFunc(names, func(t spec.Table) bool { return t.String() == c.String() }) {
-				names = append(names, c)
-			}
+	for _, c := range configured {
+		if !slices.ContainsFunc(names, func(t spec.Table) bool { return t.String() == c.String() }) {
+			names = append(names, c)
 		}
 	}
+	slices.SortFunc(names, func(a, b spec.Table) int { return strings.Compare(a.String(), b.String()) })
 	rdb, err := e.redis()
 	if err != nil {
 		return nil, err
 	}
 	defer rdb.Close()
-	rep := &statusReport{Tables: []tableStatus{}}
+	rep := &statusReport{Tables: []tableStatus{}, Standbys: []standby{}}
+	if err := e.pingRedis(ctx, rdb); err != nil {
+		return nil, err
+	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := rdb.Ping(rctx).Err(); err != nil {
-		rep.RedisError = redactErr(err)
-	}
 	for _, t := range names {
 		n, err := notify.TriggersInstalled(ctx, conn, t)
 		if err != nil {
@@ -156,6 +199,9 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 		rep.Worker = workerStatus{Active: true, ApplicationName: info.ApplicationName, BackendPID: info.PID, ClientAddr: info.ClientAddr}
 		rep.Worker.Host, rep.Worker.PID = parseAppName(info.ApplicationName)
 	}
+	if rep.Standbys, err = standbys(ctx, conn, info.ApplicationName); err != nil {
+		return nil, err
+	}
 	if rep.RedisError == "" {
 		st, found, err := worker.ReadStatus(rctx, rdb, e.StatePrefix)
 		if err != nil {
@@ -166,9 +212,70 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 				rep.Worker.LastChangeAt, rep.Worker.LastAppliedAt = &st.LastChangeAt, &st.LastAppliedAt
 				rep.Worker.LagSeconds = &st.LagSeconds
 			}
+			if rep.Worker.Active {
+				now := max(time.Since(st.BeatAt), 0).Seconds()
+				rep.Worker.LagNowSeconds = &now
+			}
 		}
 	}
+	rep.NotReady = notReady(rep, e.HeartbeatTimeout)
+	rep.Ready = rep.NotReady == ""
 	return rep, nil
+}
+
+// notReady names the first thing that keeps the mirror from following
+// the tables, in the order an operator would fix them; "" when ready.
+func notReady(rep *statusReport, heartbeatTimeout time.Duration) string {
+	if len(rep.Tables) == 0 {
+		return "no table is synced (run pgredis migrate up with PGREDIS_TABLES)"
+	}
+	for _, t := range rep.Tables {
+		switch {
+		case t.Trigger != "installed":
+			return fmt.Sprintf("table %s: trigger %s (run pgredis migrate up)", t.Table, t.Trigger)
+		case t.Unfit != "":
+			return fmt.Sprintf("table %s no longer fits its spec: %s", t.Table, t.Unfit)
+		case t.KeysError != "":
+			return fmt.Sprintf("table %s: keys unknown: %s", t.Table, t.KeysError)
+		}
+	}
+	if rep.RedisError != "" {
+		return "redis: " + rep.RedisError
+	}
+	ws := rep.Worker
+	switch {
+	case !ws.Active:
+		return "no worker is active (start pgredis worker)"
+	case ws.HeartbeatAt == nil:
+		return "the active worker has not applied a heartbeat yet"
+	}
+	if heartbeatTimeout > 0 {
+		if age := time.Since(*ws.HeartbeatAt); age > heartbeatTimeout {
+			return fmt.Sprintf("the active worker applied no heartbeat for %s (more than PGREDIS_HEARTBEAT_TIMEOUT %s)", age.Round(time.Millisecond), heartbeatTimeout)
+		}
+	}
+	return ""
+}
+
+// standbys lists the workers connected to the database other than the
+// active one, one per process (a worker holds several sessions).
+func standbys(ctx context.Context, conn *pgx.Conn, active string) ([]standby, error) {
+	rows, err := conn.Query(ctx, `SELECT application_name, min(coalesce(host(client_addr), 'local'))
+FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'pgredis worker %' AND application_name <> $1
+GROUP BY application_name ORDER BY application_name`, active)
+	if err != nil {
+		return nil, fmt.Errorf("error reading pg_stat_activity: %w", err)
+	}
+	out := []standby{}
+	for rows.Next() {
+		var s standby
+		if err := rows.Scan(&s.ApplicationName, &s.ClientAddr); err != nil {
+			return nil, fmt.Errorf("error reading pg_stat_activity: %w", err)
+		}
+		s.Host, s.PID = parseAppName(s.ApplicationName)
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // parseAppName reads the host and pid out of the application_name a
@@ -219,6 +326,13 @@ func printStatus(w io.Writer, rep *statusReport) {
 	} else {
 		fmt.Fprintln(w, "worker: none active")
 	}
+	for _, s := range rep.Standbys {
+		who := s.ApplicationName
+		if s.Host != "" {
+			who = fmt.Sprintf("host %s pid %d", s.Host, s.PID)
+		}
+		fmt.Fprintf(w, "standby: %s, from %s\n", who, s.ClientAddr)
+	}
 	if ws.LastChangeAt != nil {
 		fmt.Fprintf(w, "last change: committed %s, applied %s (lag %s)\n", ws.LastChangeAt.Format(time.RFC3339Nano),
 			ws.LastAppliedAt.Format(time.RFC3339Nano), time.Duration(*ws.LagSeconds*float64(time.Second)).Round(time.Microsecond))
@@ -227,6 +341,15 @@ func printStatus(w io.Writer, rep *statusReport) {
 	}
 	if ws.HeartbeatAt != nil {
 		fmt.Fprintf(w, "last heartbeat: %s (%s ago)\n", ws.HeartbeatAt.Format(time.RFC3339Nano), time.Since(*ws.HeartbeatAt).Round(time.Millisecond))
+	}
+	if ws.LagNowSeconds != nil {
+		fmt.Fprintf(w, "lag now: at most %s (every change committed before the last heartbeat is in Redis)\n",
+			time.Duration(*ws.LagNowSeconds*float64(time.Second)).Round(time.Millisecond))
+	}
+	if rep.Ready {
+		fmt.Fprintln(w, "ready: yes")
+	} else {
+		fmt.Fprintf(w, "ready: no, %s\n", rep.NotReady)
 	}
 	if rep.RedisError != "" {
 		fmt.Fprintf(w, "redis: %s\n", rep.RedisError)

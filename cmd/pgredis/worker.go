@@ -68,6 +68,9 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	e, err := loadEnv()
 	if err != nil {
 		return err
@@ -77,6 +80,9 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cfg.Redis.Close()
+	if _, err := precheck(ctx, e, cfg.Tables, cfg.Redis); err != nil {
+		return err
+	}
 	var reg *prometheus.Registry
 	if e.HTTPAddr != "" {
 		reg, cfg.Metrics = newRegistry()

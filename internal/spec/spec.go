@@ -161,6 +161,9 @@ func Parse(s string) ([]Table, error) {
 }
 
 func parseEntry(fields []string) (Table, error) {
+	if err := nameHint(fields); err != nil {
+		return Table{}, err
+	}
 	schema, name, err := parseTableName(fields[0])
 	if err != nil {
 		return Table{}, err
@@ -170,7 +173,7 @@ func parseEntry(fields []string) (Table, error) {
 	for _, f := range fields[1:] {
 		opt, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, ttl)", f)
+			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, ttl; PGREDIS_TABLES entries are separated by ';')", f)
 		}
 		if given[opt] {
 			return Table{}, fmt.Errorf("option %s given twice", opt)

@@ -96,3 +96,80 @@ func TestParseTableNameFolding(t *testing.T) {
 		}
 	}
 }
+
+// Mistakes in how entries are written get a hint at the fix, not just
+// the symptom a parser sees.
+func TestParseHints(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"users, products", "separate PGREDIS_TABLES entries with ';'"},
+		{"users,products", "separate PGREDIS_TABLES entries with ';'"},
+		{`sales."Line Items"`, `table name sales."Line Items" has a space`},
+		{`sales."Line Items" format=hash`, `table name sales."Line Items" has a space`},
+		{"users key=u:{id} products", "entries are separated by ';'"},
+	} {
+		_, err := Parse(c.in)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", c.in, err, c.want)
+		}
+	}
+	// A comma inside a quoted name is part of the name.
+	if got, err := Parse(`"a,b"`); err != nil || got[0].Name != "a,b" {
+		t.Errorf(`Parse("a,b") = %v, %v`, got, err)
+	}
+}
+
+func TestNamed(t *testing.T) {
+	t.Parallel()
+	tables, err := Parse(`products; "Settings"; sales."Q1"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	products, settings, q1 := tables[0], tables[1], tables[2]
+	for _, c := range []struct {
+		t    Table
+		name string
+		want bool
+	}{
+		{products, "products", true},
+		{products, "PRODUCTS", true},
+		{products, "public.products", true},
+		{products, `"public"."products"`, true},
+		{products, `"Products"`, false},
+		{products, "other.products", false},
+		{settings, `"Settings"`, true},
+		{settings, `public."Settings"`, true},
+		{settings, "Settings", false},
+		{settings, "settings", false},
+		{q1, `Sales."Q1"`, true},
+		{q1, "sales.q1", false},
+		{q1, `"unterminated`, false},
+	} {
+		if got := c.t.Named(c.name); got != c.want {
+			t.Errorf("%s.Named(%q) = %v, want %v", c.t, c.name, got, c.want)
+		}
+	}
+}
+
+func TestWritten(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"products":                    "products format=json",
+		"Public.Products format=hash": "products format=hash",
+		`"Settings" key=s:{id}`:       `public."Settings" key=s:{id} format=json`,
+		"sales.orders columns=id,v":   "sales.orders format=json columns=id,v",
+	} {
+		got, err := Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := got[0].Written()
+		if w != want {
+			t.Errorf("Parse(%q).Written() = %q, want %q", in, w, want)
+		}
+		again, err := Parse(w)
+		if err != nil || again[0].Canonical() != got[0].Canonical() {
+			t.Errorf("Written %q does not read back as %q: %v", w, got[0].Canonical(), err)
+		}
+	}
+}
