@@ -122,7 +122,23 @@ func TestMigrateUpReportsEveryTable(t *testing.T) {
 	r = mustRun(t, env, "migrate", "up")
 	requireLines(t, r, "updated:",
 		"updated: public.orders key=order:{tenant}:{id} format=hash ttl=1h0m0s (its pgredis triggers or trigger functions were changed since they were installed)")
-	mustRun(t, env, "migrate", "up")
+	// Installed by an older pgredis (no record of what it ran), and by a
+	// pgredis that generated other SQL.
+	exec1(t, conn, `UPDATE pgredis.tables SET install_hash = CASE table_name WHEN 'users' THEN NULL ELSE 'other' END`)
+	r = mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "updated:",
+		"updated: public.users key=users:{id} format=json columns=id,name (installed by an older pgredis)",
+		"updated: public.orders key=order:{tenant}:{id} format=hash ttl=1h0m0s (this pgredis generates different trigger SQL)")
+
+	// A key column retyped: the registry's large-row lookup casts to the
+	// old type.
+	exec1(t, conn, `ALTER TABLE orders ALTER id TYPE bigint`)
+	r = mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "updated:",
+		"updated: public.orders key=order:{tenant}:{id} format=hash ttl=1h0m0s (the table's columns changed since it was installed)")
+	if n := countQuery(t, url, `SELECT count(*) FROM pgredis.tables WHERE fetch_sql LIKE '%::bigint%'`); n != 1 {
+		t.Fatal("the registry's fetch SQL does not cast to bigint")
+	}
 	requireLines(t, mustRun(t, env, "migrate", "up"), "unchanged:",
 		"unchanged: public.users key=users:{id} format=json columns=id,name",
 		"unchanged: public.orders key=order:{tenant}:{id} format=hash ttl=1h0m0s")
