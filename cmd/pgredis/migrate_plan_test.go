@@ -52,6 +52,14 @@ func pgredisState(t *testing.T, conn *pgx.Conn) string {
 	return strings.Join(parts, "\n")
 }
 
+// needServers skips a test that needs PostgreSQL and Redis under -short.
+func needServers(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+}
+
 // lines are the stdout lines that start with prefix.
 func lines(out, prefix string) []string {
 	var got []string
@@ -84,6 +92,7 @@ func registrySpec(t *testing.T, url, table string) string {
 // reported. Issue 13.4 and 8.8: an equivalent spelling changes nothing.
 func TestMigrateUpReportsEveryTable(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	conn := connect(t, url)
 	env["PGREDIS_TABLES"] = "users columns=name,id; orders key=order:{tenant}:{id} format=hash ttl=1h"
@@ -178,6 +187,7 @@ func TestMigrateUpReportsEveryTable(t *testing.T) {
 // on a fresh database (not even the schema) and on an installed one.
 func TestMigrateUpDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	conn := connect(t, url)
 	env["PGREDIS_TABLES"] = "users; orders key=order:{tenant}:{id} format=hash"
@@ -312,6 +322,7 @@ func appTx(t *testing.T, url, sql string) (pgx.Tx, int) {
 // hold it up, and it queues no writer behind it.
 func TestMigrateUpUnchangedDoesNotWaitForWriters(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users; orders key=order:{tenant}:{id} format=hash columns=total,id"
 	mustRun(t, env, "migrate", "up")
@@ -342,6 +353,7 @@ func TestMigrateUpUnchangedDoesNotWaitForWriters(t *testing.T) {
 // transaction ends.
 func TestMigrateUpWaitsForWriterAndNamesIt(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users"
 	mustRun(t, env, "migrate", "up")
@@ -381,6 +393,7 @@ func TestMigrateUpWaitsForWriterAndNamesIt(t *testing.T) {
 // table and the blocking session, and leaves the table as it was.
 func TestMigrateUpGivesUpAfterRetries(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	conn := connect(t, url)
 	env["PGREDIS_TABLES"] = "users"
@@ -412,6 +425,7 @@ func TestMigrateUpGivesUpAfterRetries(t *testing.T) {
 // one table's lock at a time, in a transaction of its own.
 func TestMigrateUpTwoTablesNoDeadlock(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users; orders"
 	mustRun(t, env, "migrate", "up")
@@ -454,6 +468,7 @@ func TestMigrateUpTwoTablesNoDeadlock(t *testing.T) {
 // something else still refuses.
 func TestWorkerAcceptsEquivalentSpec(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users key=users:{id}; orders key=order:{tenant}:{id} format=hash columns=total,id ttl=1h"
 	mustRun(t, env, "migrate", "up")
@@ -483,6 +498,7 @@ func TestWorkerAcceptsEquivalentSpec(t *testing.T) {
 // rest.
 func TestMigrateUpKilledHalfwayRerunRepairs(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users; orders"
 	mustRun(t, env, "migrate", "up")
@@ -514,6 +530,7 @@ func TestMigrateUpKilledHalfwayRerunRepairs(t *testing.T) {
 // that reports it.
 func TestMigrateUpWaitInProcess(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, _ := appDB(t)
 	e := &env{DatabaseURL: url, Tables: "users", StatePrefix: "pgredis:"}
 	o := upOptions{lock: notify.LockPolicy{Timeout: 100 * time.Millisecond, Retries: 1000}}
