@@ -92,11 +92,11 @@ func loadRegistry(ctx context.Context, q Querier) ([]registryRow, error) {
 func (r registryRow) spec() (spec.Table, error) {
 	parsed, err := spec.Parse(r.Spec)
 	if err != nil {
-		return spec.Table{}, fmt.Errorf("pgredis.tables holds a spec pgredis cannot parse (%s): %w; run pgredis migrate down, then up", r.Spec, err)
+		return spec.Table{}, fmt.Errorf("pgredis.tables holds a spec this pgredis cannot parse (%s): %w; use the pgredis that installed it (a newer one?), or run pgredis migrate down, then up", r.Spec, err)
 	}
 	key, err := spec.ParseTemplate(r.Key)
 	if err != nil {
-		return spec.Table{}, fmt.Errorf("pgredis.tables holds a key template pgredis cannot parse (%s): %w; run pgredis migrate down, then up", r.Key, err)
+		return spec.Table{}, fmt.Errorf("pgredis.tables holds a key template this pgredis cannot parse (%s): %w; use the pgredis that installed it (a newer one?), or run pgredis migrate down, then up", r.Key, err)
 	}
 	st := parsed[0]
 	st.Key = &key
