@@ -570,3 +570,35 @@ func TestMigrateUpWaitInProcess(t *testing.T) {
 		t.Fatalf("output:\n%s", out)
 	}
 }
+
+// An upgrade: a database installed by the pgredis before migration 2
+// (no record of what was installed). The dry run reads it as it is and
+// changes nothing; the run upgrades and reinstalls once.
+func TestMigrateUpFromVersion1(t *testing.T) {
+	t.Parallel()
+	needServers(t)
+	url, env := appDB(t)
+	conn := connect(t, url)
+	env["PGREDIS_TABLES"] = "users"
+	mustRun(t, env, "migrate", "up")
+	exec1(t, conn, `ALTER TABLE pgredis.tables DROP COLUMN install_hash, DROP COLUMN catalog_hash;
+		UPDATE pgredis.tables SET spec = '"public"."users" format=json';
+		UPDATE pgredis.schema_migrations SET version = 1`)
+	latest, err := migrations.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := pgredisState(t, conn)
+	r := mustRun(t, env, "migrate", "up", "--dry-run")
+	requireLines(t, r, "would",
+		fmt.Sprintf("would apply pgredis's migrations from version 1 to %d", latest),
+		"would update: public.users key=users:{id} format=json (installed by an older pgredis)",
+		"would install 0, update 1, remove 0; 0 unchanged")
+	if after := pgredisState(t, conn); after != before {
+		t.Fatalf("dry run changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	r = mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "updated:", "updated: public.users key=users:{id} format=json (installed by an older pgredis)")
+	requireLines(t, mustRun(t, env, "migrate", "up"), "unchanged:", "unchanged: public.users key=users:{id} format=json")
+}
