@@ -208,14 +208,15 @@ func (s Step) attempt(ctx context.Context, conn *pgx.Conn, p LockPolicy, attempt
 		stop := watch(ctx, p, Wait{Table: s.Spec.String(), Attempt: attempt, Attempts: attempts}, conn.PgConn().PID())
 		defer func() { seen = stop() }()
 	}
-	exists := true
 	if s.Action == ActionRemove {
+		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.Spec.Ident()).Scan(&exists); err != nil {
 			return nil, err
 		}
+		s.Gone = !exists
 	}
-	if exists {
-		if _, err := tx.Exec(ctx, s.LockSQL()); err != nil {
+	if lock := s.LockSQL(); lock != "" {
+		if _, err := tx.Exec(ctx, lock); err != nil {
 			return nil, err
 		}
 	}

@@ -54,6 +54,8 @@ type registryRow struct {
 	Spec        string `json:"spec"`
 	Key         string `json:"key_template"`
 	Version     string `json:"version"`
+	RenderSQL   string `json:"render_sql"`
+	FetchSQL    string `json:"fetch_sql"`
 	InstallHash string `json:"install_hash"`
 	CatalogHash string `json:"catalog_hash"`
 }
@@ -90,11 +92,11 @@ func loadRegistry(ctx context.Context, q Querier) ([]registryRow, error) {
 func (r registryRow) spec() (spec.Table, error) {
 	parsed, err := spec.Parse(r.Spec)
 	if err != nil {
-		return spec.Table{}, fmt.Errorf("pgredis.tables holds a spec pgredis cannot parse (%s): %w; run pgredis migrate down, then up", r.Spec, err)
+		return spec.Table{}, fmt.Errorf("pgredis.tables holds a spec this pgredis cannot parse (%s): %w; use the pgredis that installed it (a newer one?), or run pgredis migrate down, then up", r.Spec, err)
 	}
 	key, err := spec.ParseTemplate(r.Key)
 	if err != nil {
-		return spec.Table{}, fmt.Errorf("pgredis.tables holds a key template pgredis cannot parse (%s): %w; run pgredis migrate down, then up", r.Key, err)
+		return spec.Table{}, fmt.Errorf("pgredis.tables holds a key template this pgredis cannot parse (%s): %w; use the pgredis that installed it (a newer one?), or run pgredis migrate down, then up", r.Key, err)
 	}
 	st := parsed[0]
 	st.Key = &key
@@ -195,7 +197,8 @@ ORDER BY n.ord`, t.Ident(), TriggerNames())
 // Plan compares tables (resolved, checked) with what is installed and
 // says, per table, what migrate up must do. It changes nothing. A table
 // is unchanged only when its spec means the same, it renders the same
-// (version), this pgredis would run the same statements, and the catalog
+// (version and the registry's rendering SQL, which casts to the key
+// columns' types), this pgredis would run the same statements, and the catalog
 // still holds the triggers and functions as they were left (none missing,
 // disabled or replaced). Tables installed but no longer listed are
 // removed; removals come first.
@@ -249,15 +252,15 @@ func whyUpdate(ctx context.Context, q Querier, r registryRow, n Table, stmts []s
 	if err != nil {
 		return nil, err
 	}
-	// The first of: the spec, the table's shape, the generated SQL
-	// (each implies the next).
+	// The first of: the spec, an install of unknown make, the table's
+	// shape, the generated SQL (each implies the next).
 	why := spec.Changes(was, n.Table)
 	switch {
 	case len(why) > 0:
-	case r.Version != n.Version():
-		why = append(why, "the table's columns changed since it was installed")
 	case r.InstallHash == "":
 		why = append(why, "installed by an older pgredis")
+	case r.Version != n.Version() || r.RenderSQL != n.RenderSQL() || r.FetchSQL != n.FetchSQL():
+		why = append(why, "the table's columns changed since it was installed")
 	case r.InstallHash != installHash(stmts):
 		why = append(why, "this pgredis generates different trigger SQL")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
 	"github.com/pgredis/pgredis/internal/testenv"
+	"github.com/pgredis/pgredis/migrations"
 	"github.com/pgredis/pgredis/notify"
 )
 
@@ -52,6 +54,14 @@ func pgredisState(t *testing.T, conn *pgx.Conn) string {
 	return strings.Join(parts, "\n")
 }
 
+// needServers skips a test that needs PostgreSQL and Redis under -short.
+func needServers(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and Redis")
+	}
+}
+
 // lines are the stdout lines that start with prefix.
 func lines(out, prefix string) []string {
 	var got []string
@@ -84,6 +94,7 @@ func registrySpec(t *testing.T, url, table string) string {
 // reported. Issue 13.4 and 8.8: an equivalent spelling changes nothing.
 func TestMigrateUpReportsEveryTable(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	conn := connect(t, url)
 	env["PGREDIS_TABLES"] = "users columns=name,id; orders key=order:{tenant}:{id} format=hash ttl=1h"
@@ -122,7 +133,23 @@ func TestMigrateUpReportsEveryTable(t *testing.T) {
 	r = mustRun(t, env, "migrate", "up")
 	requireLines(t, r, "updated:",
 		"updated: public.orders key=order:{tenant}:{id} format=hash ttl=1h0m0s (its pgredis triggers or trigger functions were changed since they were installed)")
-	mustRun(t, env, "migrate", "up")
+	// Installed by an older pgredis (no record of what it ran), and by a
+	// pgredis that generated other SQL.
+	exec1(t, conn, `UPDATE pgredis.tables SET install_hash = CASE table_name WHEN 'users' THEN NULL ELSE 'other' END`)
+	r = mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "updated:",
+		"updated: public.users key=users:{id} format=json columns=id,name (installed by an older pgredis)",
+		"updated: public.orders key=order:{tenant}:{id} format=hash ttl=1h0m0s (this pgredis generates different trigger SQL)")
+
+	// A key column retyped: the registry's large-row lookup casts to the
+	// old type.
+	exec1(t, conn, `ALTER TABLE orders ALTER id TYPE bigint`)
+	r = mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "updated:",
+		"updated: public.orders key=order:{tenant}:{id} format=hash ttl=1h0m0s (the table's columns changed since it was installed)")
+	if n := countQuery(t, url, `SELECT count(*) FROM pgredis.tables WHERE fetch_sql LIKE '%::bigint%'`); n != 1 {
+		t.Fatal("the registry's fetch SQL does not cast to bigint")
+	}
 	requireLines(t, mustRun(t, env, "migrate", "up"), "unchanged:",
 		"unchanged: public.users key=users:{id} format=json columns=id,name",
 		"unchanged: public.orders key=order:{tenant}:{id} format=hash ttl=1h0m0s")
@@ -162,6 +189,7 @@ func TestMigrateUpReportsEveryTable(t *testing.T) {
 // on a fresh database (not even the schema) and on an installed one.
 func TestMigrateUpDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	conn := connect(t, url)
 	env["PGREDIS_TABLES"] = "users; orders key=order:{tenant}:{id} format=hash"
@@ -171,8 +199,12 @@ func TestMigrateUpDryRunChangesNothing(t *testing.T) {
 	if after := pgredisState(t, conn); after != before {
 		t.Fatalf("dry run changed a fresh database:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+	latest, err := migrations.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
 	requireLines(t, r, "would",
-		"would create schema pgredis and apply its migrations up to version 2",
+		fmt.Sprintf("would create schema pgredis and apply its migrations up to version %d", latest),
 		"would install: public.users key=users:{id} format=json",
 		"would install: public.orders key=order:{tenant}:{id} format=hash",
 		"would install 2, update 0, remove 0; 0 unchanged")
@@ -296,6 +328,7 @@ func appTx(t *testing.T, url, sql string) (pgx.Tx, int) {
 // hold it up, and it queues no writer behind it.
 func TestMigrateUpUnchangedDoesNotWaitForWriters(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users; orders key=order:{tenant}:{id} format=hash columns=total,id"
 	mustRun(t, env, "migrate", "up")
@@ -326,6 +359,7 @@ func TestMigrateUpUnchangedDoesNotWaitForWriters(t *testing.T) {
 // transaction ends.
 func TestMigrateUpWaitsForWriterAndNamesIt(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users"
 	mustRun(t, env, "migrate", "up")
@@ -365,6 +399,7 @@ func TestMigrateUpWaitsForWriterAndNamesIt(t *testing.T) {
 // table and the blocking session, and leaves the table as it was.
 func TestMigrateUpGivesUpAfterRetries(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	conn := connect(t, url)
 	env["PGREDIS_TABLES"] = "users"
@@ -396,6 +431,7 @@ func TestMigrateUpGivesUpAfterRetries(t *testing.T) {
 // one table's lock at a time, in a transaction of its own.
 func TestMigrateUpTwoTablesNoDeadlock(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users; orders"
 	mustRun(t, env, "migrate", "up")
@@ -438,6 +474,7 @@ func TestMigrateUpTwoTablesNoDeadlock(t *testing.T) {
 // something else still refuses.
 func TestWorkerAcceptsEquivalentSpec(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users key=users:{id}; orders key=order:{tenant}:{id} format=hash columns=total,id ttl=1h"
 	mustRun(t, env, "migrate", "up")
@@ -467,6 +504,7 @@ func TestWorkerAcceptsEquivalentSpec(t *testing.T) {
 // rest.
 func TestMigrateUpKilledHalfwayRerunRepairs(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, env := appDB(t)
 	env["PGREDIS_TABLES"] = "users; orders"
 	mustRun(t, env, "migrate", "up")
@@ -498,6 +536,7 @@ func TestMigrateUpKilledHalfwayRerunRepairs(t *testing.T) {
 // that reports it.
 func TestMigrateUpWaitInProcess(t *testing.T) {
 	t.Parallel()
+	needServers(t)
 	url, _ := appDB(t)
 	e := &env{DatabaseURL: url, Tables: "users", StatePrefix: "pgredis:"}
 	o := upOptions{lock: notify.LockPolicy{Timeout: 100 * time.Millisecond, Retries: 1000}}
@@ -530,4 +569,36 @@ func TestMigrateUpWaitInProcess(t *testing.T) {
 	if !strings.Contains(out.String(), "updated: public.users key=users:{id} format=json columns=name (columns=every column -> name)") {
 		t.Fatalf("output:\n%s", out)
 	}
+}
+
+// An upgrade: a database installed by the pgredis before migration 2
+// (no record of what was installed). The dry run reads it as it is and
+// changes nothing; the run upgrades and reinstalls once.
+func TestMigrateUpFromVersion1(t *testing.T) {
+	t.Parallel()
+	needServers(t)
+	url, env := appDB(t)
+	conn := connect(t, url)
+	env["PGREDIS_TABLES"] = "users"
+	mustRun(t, env, "migrate", "up")
+	exec1(t, conn, `ALTER TABLE pgredis.tables DROP COLUMN install_hash, DROP COLUMN catalog_hash;
+		UPDATE pgredis.tables SET spec = '"public"."users" format=json';
+		UPDATE pgredis.schema_migrations SET version = 1`)
+	latest, err := migrations.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := pgredisState(t, conn)
+	r := mustRun(t, env, "migrate", "up", "--dry-run")
+	requireLines(t, r, "would",
+		fmt.Sprintf("would apply pgredis's migrations from version 1 to %d", latest),
+		"would update: public.users key=users:{id} format=json (installed by an older pgredis)",
+		"would install 0, update 1, remove 0; 0 unchanged")
+	if after := pgredisState(t, conn); after != before {
+		t.Fatalf("dry run changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	r = mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "updated:", "updated: public.users key=users:{id} format=json (installed by an older pgredis)")
+	requireLines(t, mustRun(t, env, "migrate", "up"), "unchanged:", "unchanged: public.users key=users:{id} format=json")
 }
