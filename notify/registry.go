@@ -61,7 +61,7 @@ ON CONFLICT (schema_name, table_name) DO UPDATE SET spec = EXCLUDED.spec, key_te
 			return fmt.Errorf("error registering %s: %w", t.Table, err)
 		}
 	}
-	return nil
+	return syncInstalled(ctx, tx, tables)
 }
 
 // UninstallAll removes every table's triggers and functions.

@@ -24,6 +24,7 @@ type Metrics struct {
 	queueUsage     prometheus.Gauge
 	heartbeatAge   prometheus.Gauge
 	heartbeatsSent prometheus.Counter
+	unfit          *prometheus.GaugeVec
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg.
@@ -86,6 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.changes, m.errors, m.batch, m.lag, m.lastApplied, m.reconciles, m.reconcileKeys,
 		m.active, m.up, m.queueUsage, m.heartbeatAge, m.heartbeatsSent)
+	m.unfit = newUnfitGauge(reg)
 	return m
 }
 
@@ -138,6 +140,7 @@ func (m *Metrics) probed(h Health, queue float64, queueOK bool) {
 	if queueOK {
 		m.queueUsage.Set(queue)
 	}
+	m.setUnfit(h.Unfit)
 	if h.Active && !h.LastBeat.IsZero() {
 		m.heartbeatAge.Set(time.Since(h.LastBeat).Seconds())
 	} else {

@@ -18,7 +18,7 @@ func TestKeyValueDatabaseURL(t *testing.T) {
 		" dbname=" + strings.TrimPrefix(u.Path, "/") + " sslmode=disable"
 	env["PGREDIS_TABLES"] = "users"
 	mustRun(t, env, "migrate", "up")
-	if r := mustRun(t, env, "migrate", "version"); strings.TrimSpace(r.stdout) != "version 1" {
+	if r := mustRun(t, env, "migrate", "version"); strings.TrimSpace(r.stdout) != "version 2" {
 		t.Fatalf("migrate version: %s", r)
 	}
 	mustRun(t, env, "resync")

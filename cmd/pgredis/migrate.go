@@ -65,6 +65,10 @@ func migrateUp(ctx context.Context, e *env, stdout io.Writer) error {
 	if err := m.Up(); err != nil {
 		return err
 	}
+	note, err := notify.EnsureEventTrigger(ctx, conn)
+	if err != nil {
+		return err
+	}
 	var tables []notify.Table
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLock); err != nil {
@@ -84,6 +88,9 @@ func migrateUp(ctx context.Context, e *env, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "pgredis schema at version %d\n", v)
+	if note != "" {
+		fmt.Fprintln(stdout, "note: "+note)
+	}
 	for _, t := range tables {
 		fmt.Fprintf(stdout, "synced: %s key=%s format=%s\n", t.Table, t.Key.String(), t.Format)
 	}
