@@ -71,6 +71,12 @@ CREATE TABLE orders_us PARTITION OF orders FOR VALUES IN ('us') PARTITION BY RAN
 CREATE TABLE orders_us_lo PARTITION OF orders_us FOR VALUES FROM (MINVALUE) TO (100);
 CREATE TABLE orders_us_hi PARTITION OF orders_us FOR VALUES FROM (100) TO (MAXVALUE);
 INSERT INTO orders VALUES (1, 'eu', 'a'), (2, 'us', 'b');`, "orders")
+		// migrate up put them on every partition, before any worker runs.
+		for _, rel := range []string{"orders", "orders_eu", "orders_us", "orders_us_lo", "orders_us_hi"} {
+			if n, err := triggerCount(b, rel); err != nil || n != 4 {
+				t.Fatalf("%s has %d pgredis triggers firing always (%v), want 4", rel, n, err)
+			}
+		}
 		if !event {
 			dropEventTrigger(t, b)
 		}
@@ -188,6 +194,13 @@ INSERT INTO dogs VALUES (3, 'rex', 'lab');`, "animals; pets format=hash")
 func TestReplicaRoleWrites(t *testing.T) {
 	t.Parallel()
 	b := pgredistest.New(t, `CREATE TABLE kv (id int PRIMARY KEY, v text); CREATE TABLE kvh (id int PRIMARY KEY, v text)`, "kv; kvh format=hash")
+	// migrate up installs them ALWAYS (the worker's check would otherwise
+	// repair them later, and reconcile what they missed).
+	for _, rel := range []string{"kv", "kvh"} {
+		if n, err := triggerCount(b, rel); err != nil || n != 4 {
+			t.Fatalf("%s has %d pgredis triggers firing always (%v), want 4", rel, n, err)
+		}
+	}
 	startListening(t, b)
 	b.Exec(t, `SET session_replication_role = replica;
 INSERT INTO kv SELECT g, 'v' || g FROM generate_series(1, 20) g;
