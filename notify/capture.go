@@ -164,6 +164,10 @@ type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
+// ErrUnfit says the table no longer fits its spec (a column it names is
+// gone), so its functions cannot be regenerated: migrate up's business.
+var ErrUnfit = errors.New("the table no longer fits its spec")
+
 // Regenerate rewrites the table's trigger functions for its current
 // columns when they were generated for others (a column retyped or added,
 // or the functions swapped for the fallback by the event trigger), and
@@ -197,7 +201,7 @@ WHERE t.schema_name = $1 AND t.table_name = $2`, st.Schema, st.Name, st.Ident())
 		}
 		resolved, err := Resolve(ctx, tx, []spec.Table{st}, "")
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrUnfit, err)
 		}
 		t := resolved[0]
 		for _, s := range t.FunctionsSQL() {

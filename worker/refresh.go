@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 
 	"github.com/pgredis/pgredis/notify"
 )
@@ -24,6 +25,9 @@ func (a *active) refresh(ctx context.Context, names []string) error {
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil
+		case errors.Is(err, notify.ErrUnfit):
+			// The periodic check reports it (readiness, status, the log).
+			a.cfg.Logger.Debug("cannot regenerate the table's trigger functions", "table", name, "error", err)
 		case err != nil:
 			a.cfg.Logger.Error("cannot regenerate the table's trigger functions for its changed columns; run pgredis migrate up", "table", name, "error", err)
 		case done:
