@@ -208,6 +208,30 @@ BEGIN
 END
 $f$;
 
+-- DROP TABLE of a partition or inheritance child takes its rows away
+-- without firing any of its triggers: a synced table that has (or had)
+-- parts is reconciled when a table carrying pgredis triggers is dropped.
+CREATE FUNCTION pgredis.on_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+DECLARE
+    t record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
+            WHERE d.object_type = 'trigger' AND d.object_identity LIKE 'pgredis\_%') THEN
+        RETURN;
+    END IF;
+    FOR t IN
+        SELECT r.schema_name, r.table_name FROM pgredis.tables r
+        JOIN pg_class c ON c.oid = to_regclass(format('%I.%I', r.schema_name, r.table_name))
+        WHERE c.relkind = 'p' OR c.relhassubclass
+    LOOP
+        PERFORM pg_notify('pgredis', 'c1 refresh 0 0 ' || t.schema_name || '.' || t.table_name);
+    END LOOP;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'pgredis: could not follow this DROP TABLE (%); run pgredis resync', SQLERRM;
+END
+$f$;
+
 -- CREATE EVENT TRIGGER needs a superuser. Without one, the worker's
 -- periodic check does the same, later (README).
 DO $do$
@@ -216,6 +240,9 @@ BEGIN
         CREATE EVENT TRIGGER pgredis_ddl ON ddl_command_end WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
             EXECUTE FUNCTION pgredis.on_ddl();
         ALTER EVENT TRIGGER pgredis_ddl ENABLE ALWAYS;
+        CREATE EVENT TRIGGER pgredis_drop ON sql_drop WHEN TAG IN ('DROP TABLE')
+            EXECUTE FUNCTION pgredis.on_drop();
+        ALTER EVENT TRIGGER pgredis_drop ENABLE ALWAYS;
     END IF;
 END
 $do$;

@@ -21,8 +21,12 @@ import (
 // while it installs; regenerating a table's functions takes it too.
 const MigrateLockKey = LockKey + 1
 
-// EventTrigger is the name of pgredis's event trigger.
-const EventTrigger = "pgredis_ddl"
+// EventTrigger is the name of pgredis's event trigger on CREATE and ALTER
+// TABLE; dropTrigger's follows DROP TABLE.
+const (
+	EventTrigger = "pgredis_ddl"
+	dropTrigger  = "pgredis_drop"
+)
 
 // The event trigger skips DDL pgredis runs itself (the ALTER TABLE ...
 // ENABLE ALWAYS TRIGGER of an install) for the rest of the transaction.
@@ -226,25 +230,29 @@ type Execer interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// EnsureEventTrigger creates the event trigger when it is missing and the
-// role may (a superuser), as migration 2 does when it runs as one. It
-// returns a note for the operator when the event trigger is missing.
+// EnsureEventTrigger creates the event triggers when one is missing and
+// the role may (a superuser), as migration 2 does when it runs as one. It
+// returns a note for the operator when they are missing.
 func EnsureEventTrigger(ctx context.Context, db Execer) (string, error) {
 	var exists, super, fn bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $1),
+	err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_event_trigger WHERE evtname IN ($1, $2)) = 2,
 	coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
-	to_regprocedure('pgredis.on_ddl()') IS NOT NULL`, EventTrigger).Scan(&exists, &super, &fn)
+	to_regprocedure('pgredis.on_drop()') IS NOT NULL`, EventTrigger, dropTrigger).Scan(&exists, &super, &fn)
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("error checking for the event trigger %s: %w", EventTrigger, err)
 	case exists || !fn:
 		return "", nil
 	case !super:
-		return "event trigger " + EventTrigger + " not installed (it needs a superuser): the worker picks up new partitions, column changes and re-enabled triggers within ten heartbeats instead of at once", nil
+		return "event triggers " + EventTrigger + " and " + dropTrigger + " not installed (they need a superuser): the worker picks up new partitions, column changes and re-enabled triggers within ten heartbeats instead of at once, and a dropped partition's keys at the next resync", nil
 	}
 	for _, s := range []string{
+		"DROP EVENT TRIGGER IF EXISTS " + EventTrigger,
+		"DROP EVENT TRIGGER IF EXISTS " + dropTrigger,
 		"CREATE EVENT TRIGGER " + EventTrigger + " ON ddl_command_end WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE') EXECUTE FUNCTION pgredis.on_ddl()",
 		"ALTER EVENT TRIGGER " + EventTrigger + " ENABLE ALWAYS",
+		"CREATE EVENT TRIGGER " + dropTrigger + " ON sql_drop WHEN TAG IN ('DROP TABLE') EXECUTE FUNCTION pgredis.on_drop()",
+		"ALTER EVENT TRIGGER " + dropTrigger + " ENABLE ALWAYS",
 	} {
 		if _, err := db.Exec(ctx, s); err != nil {
 			return "", fmt.Errorf("error creating the event trigger %s: %w", EventTrigger, err)
