@@ -127,9 +127,26 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
+    -- Logical replication apply fires row triggers only, never statement
+    -- triggers: a row trigger that fires in replica mode asks for a
+    -- reconcile of the table (one per transaction: PostgreSQL delivers
+    -- identical notifications of a transaction once). On a partitioned
+    -- table it is cloned to every partition, present and future.
+    FOREACH rel IN ARRAY family LOOP
+        SELECT g.tgfoid, g.tgenabled, g.tgargs, g.tgparentid INTO trg FROM pg_trigger g WHERE g.tgrelid = rel AND g.tgname = 'pgredis_repl';
+        IF NOT FOUND AND (rel = root OR NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = rel)) THEN
+            EXECUTE format('CREATE TRIGGER pgredis_repl AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
+                || 'WHEN (pg_catalog.current_setting(''session_replication_role'') = ''replica'') EXECUTE FUNCTION pgredis.refresh_trigger(%L)', rel, name);
+            changes := changes || format('installed trigger pgredis_repl on %s', rel);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = rel AND g.tgname = 'pgredis_repl' AND g.tgenabled <> 'A'
+                AND (enable OR g.tgenabled <> 'D')) THEN
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER pgredis_repl', rel);
+        END IF;
+    END LOOP;
     FOR trg IN
         SELECT g.tgname, g.tgrelid::regclass AS rel FROM pg_trigger g
-        WHERE g.tgname LIKE 'pgredis\_%' AND NOT g.tgrelid = ANY (family::oid[])
+        WHERE g.tgname LIKE 'pgredis\_%' AND g.tgparentid = 0 AND NOT g.tgrelid = ANY (family::oid[])
             AND (g.tgfoid = ANY (fns) OR (g.tgfoid = refresh AND g.tgargs = args))
     LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', trg.tgname, trg.rel);

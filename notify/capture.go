@@ -52,7 +52,7 @@ func familyUninstallSQL(t spec.Table) string {
 	}
 	return fmt.Sprintf(`DO $pgredis_uninstall$ DECLARE r record; BEGIN
 FOR r IN SELECT g.tgname, g.tgrelid::regclass AS rel FROM pg_trigger g
-	WHERE g.tgname LIKE 'pgredis\_%%' AND (g.tgfoid IN (SELECT to_regprocedure(f) FROM unnest(ARRAY[%s]) f)
+	WHERE g.tgname LIKE 'pgredis\_%%' AND g.tgparentid = 0 AND (g.tgfoid IN (SELECT to_regprocedure(f) FROM unnest(ARRAY[%s]) f)
 	OR (g.tgfoid = to_regprocedure('pgredis.refresh_trigger()') AND g.tgargs = convert_to(%s, getdatabaseencoding()) || '\x00'::bytea))
 LOOP EXECUTE format('DROP TRIGGER %%I ON %%s', r.tgname, r.rel); END LOOP; END $pgredis_uninstall$`,
 		strings.Join(fns, ", "), spec.QuoteLiteral(t.String()))
