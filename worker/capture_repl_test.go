@@ -90,6 +90,7 @@ CREATE PUBLICATION p FOR TABLE kv, parts`)
 		`UPDATE kv SET v = v || '!' WHERE id % 3 = 0; UPDATE parts SET region = 'us' WHERE id = 1`,
 		`DELETE FROM kv WHERE id > 40; UPDATE parts_us SET v = 'direct'`,
 		`TRUNCATE kv; INSERT INTO kv VALUES (7, 'after truncate')`,
+		`TRUNCATE parts`,
 	} {
 		if _, err := pubConn.Exec(ctx, s); err != nil {
 			t.Fatal(err)
