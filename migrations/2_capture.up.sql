@@ -202,8 +202,13 @@ BEGIN
             LEFT JOIN pgredis.shapes s ON s.schema_name = r.schema_name AND s.table_name = r.table_name
         LOOP
             CONTINUE WHEN t.root IS NULL;
+            -- DDL on the table's family, or on a table that carries its
+            -- triggers but left the family (ALTER TABLE ... NO INHERIT).
             SELECT bool_or(d.command_tag = 'ALTER TABLE') INTO altered FROM pg_event_trigger_ddl_commands() d
-            WHERE d.classid = 'pg_class'::regclass AND d.objid IN (SELECT pgredis.family(t.root));
+            WHERE d.classid = 'pg_class'::regclass AND (d.objid IN (SELECT pgredis.family(t.root))
+                OR EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = d.objid AND g.tgname = 'pgredis_del'
+                    AND (g.tgfoid = to_regprocedure(pgredis.func_prefix(t.schema_name, t.table_name) || 'del()')
+                        OR g.tgargs = convert_to(t.schema_name || '.' || t.table_name, getdatabaseencoding()) || '\x00'::bytea)));
             CONTINUE WHEN altered IS NULL;
             name := t.schema_name || '.' || t.table_name;
             PERFORM pgredis.sync_triggers(t.schema_name, t.table_name);
