@@ -54,8 +54,11 @@ func familyUninstallSQL(t spec.Table) string {
 FOR r IN SELECT g.tgname, g.tgrelid::regclass AS rel FROM pg_trigger g
 	WHERE g.tgname LIKE 'pgredis\_%%' AND g.tgparentid = 0 AND (g.tgfoid IN (SELECT to_regprocedure(f) FROM unnest(ARRAY[%s]) f)
 	OR (g.tgfoid = to_regprocedure('pgredis.refresh_trigger()') AND g.tgargs = convert_to(%s, getdatabaseencoding()) || '\x00'::bytea))
-LOOP EXECUTE format('DROP TRIGGER %%I ON %%s', r.tgname, r.rel); END LOOP; END $pgredis_uninstall$`,
-		strings.Join(fns, ", "), spec.QuoteLiteral(t.String()))
+LOOP EXECUTE format('DROP TRIGGER %%I ON %%s', r.tgname, r.rel); END LOOP;
+IF to_regclass('pgredis.shapes') IS NOT NULL THEN
+	DELETE FROM pgredis.shapes WHERE schema_name = %s AND table_name = %s;
+END IF; END $pgredis_uninstall$`,
+		strings.Join(fns, ", "), spec.QuoteLiteral(t.String()), spec.QuoteLiteral(t.Schema), spec.QuoteLiteral(t.Name))
 }
 
 // FunctionsSQL is the part of InstallSQL that (re)creates the table's
