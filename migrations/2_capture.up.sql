@@ -82,6 +82,8 @@ DECLARE
     tname text;
     changes text[] := '{}';
     guard text := coalesce(current_setting('pgredis.in_ddl', true), '');
+    subscribed boolean := EXISTS (SELECT 1 FROM pg_subscription s
+        WHERE s.subdbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()));
 BEGIN
     IF root IS NULL THEN
         RETURN changes;
@@ -131,9 +133,18 @@ BEGIN
     -- triggers: a row trigger that fires in replica mode asks for a
     -- reconcile of the table (one per transaction: PostgreSQL delivers
     -- identical notifications of a transaction once). On a partitioned
-    -- table it is cloned to every partition, present and future.
+    -- table it is cloned to every partition, present and future. A row
+    -- trigger costs every write (about half again on a bulk UPDATE, even
+    -- when its WHEN is false), so it is there only while the database has
+    -- a subscription.
     FOREACH rel IN ARRAY family LOOP
         SELECT g.tgfoid, g.tgenabled, g.tgargs, g.tgparentid INTO trg FROM pg_trigger g WHERE g.tgrelid = rel AND g.tgname = 'pgredis_repl';
+        IF FOUND AND trg.tgparentid = 0 AND NOT subscribed THEN
+            EXECUTE format('DROP TRIGGER pgredis_repl ON %s', rel);
+            changes := changes || format('dropped trigger pgredis_repl from %s (no subscription)', rel);
+            CONTINUE;
+        END IF;
+        CONTINUE WHEN NOT subscribed;
         IF NOT FOUND AND (rel = root OR NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = rel)) THEN
             EXECUTE format('CREATE TRIGGER pgredis_repl AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
                 || 'WHEN (pg_catalog.current_setting(''session_replication_role'') = ''replica'') EXECUTE FUNCTION pgredis.refresh_trigger(%L)', rel, name);

@@ -58,6 +58,18 @@ CREATE PUBLICATION p FOR TABLE kv, parts`)
 	t.Cleanup(func() {
 		admin("sub", "ALTER SUBSCRIPTION s DISABLE; ALTER SUBSCRIPTION s SET (slot_name = NONE); DROP SUBSCRIPTION s")
 	})
+	// The row trigger that captures applied rows is installed once the
+	// database has a subscription: by the worker's periodic check here,
+	// which then reconciles what was applied before.
+	testenv.Eventually(t, converge, func() error {
+		var n int
+		err := b.PG.QueryRow(ctx, `SELECT count(*) FROM pg_trigger WHERE tgname = 'pgredis_repl' AND tgenabled = 'A'
+			AND tgrelid IN ('kv'::regclass, 'parts'::regclass, 'parts_eu'::regclass, 'parts_us'::regclass)`).Scan(&n)
+		if err == nil && n != 4 {
+			err = fmt.Errorf("%d of 4 pgredis_repl triggers installed", n)
+		}
+		return err
+	})
 	pubConn, err := pgx.Connect(ctx, pg.URL("pub"))
 	if err != nil {
 		t.Fatal(err)

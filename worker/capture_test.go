@@ -72,8 +72,8 @@ CREATE TABLE orders_us_hi PARTITION OF orders_us FOR VALUES FROM (100) TO (MAXVA
 INSERT INTO orders VALUES (1, 'eu', 'a'), (2, 'us', 'b');`, "orders")
 		// migrate up put them on every partition, before any worker runs.
 		for _, rel := range []string{"orders", "orders_eu", "orders_us", "orders_us_lo", "orders_us_hi"} {
-			if n, err := triggerCount(b, rel); err != nil || n != 5 {
-				t.Fatalf("%s has %d pgredis triggers firing always (%v), want 5", rel, n, err)
+			if n, err := triggerCount(b, rel); err != nil || n != 4 {
+				t.Fatalf("%s has %d pgredis triggers firing always (%v), want 4", rel, n, err)
 			}
 		}
 		if !event {
@@ -141,15 +141,15 @@ func triggerCount(b *pgredistest.Bundle, rel string) (int, error) {
 	return n, err
 }
 
-// waitTriggers waits until the worker's periodic check put the five
-// triggers on rel (four statement triggers and pgredis_repl) (without the event trigger, writes before that are
+// waitTriggers waits until the worker's periodic check put the four
+// triggers on rel (without the event trigger, writes before that are
 // repaired by the reconcile that follows).
 func waitTriggers(t *testing.T, b *pgredistest.Bundle, rel string) {
 	t.Helper()
 	testenv.Eventually(t, converge, func() error {
 		n, err := triggerCount(b, rel)
-		if err == nil && n != 5 {
-			err = fmt.Errorf("%s has %d pgredis triggers firing always, want 5", rel, n)
+		if err == nil && n != 4 {
+			err = fmt.Errorf("%s has %d pgredis triggers firing always, want 4", rel, n)
 		}
 		return err
 	})
@@ -205,8 +205,8 @@ func TestReplicaRoleWrites(t *testing.T) {
 	// migrate up installs them ALWAYS (the worker's check would otherwise
 	// repair them later, and reconcile what they missed).
 	for _, rel := range []string{"kv", "kvh"} {
-		if n, err := triggerCount(b, rel); err != nil || n != 5 {
-			t.Fatalf("%s has %d pgredis triggers firing always (%v), want 5", rel, n, err)
+		if n, err := triggerCount(b, rel); err != nil || n != 4 {
+			t.Fatalf("%s has %d pgredis triggers firing always (%v), want 4", rel, n, err)
 		}
 	}
 	startListening(t, b)
@@ -261,8 +261,8 @@ func TestDisabledTrigger(t *testing.T) {
 		b.Exec(t, `ALTER TABLE kv ENABLE ALWAYS TRIGGER pgredis_ins, ENABLE TRIGGER pgredis_upd`)
 		b.WaitMirror(t, converge)
 		testenv.Eventually(t, converge, func() error { return w.Ready() })
-		if n, err := triggerCount(b, "kv"); err != nil || n != 5 {
-			t.Fatalf("kv has %d pgredis triggers firing always (%v), want 5", n, err)
+		if n, err := triggerCount(b, "kv"); err != nil || n != 4 {
+			t.Fatalf("kv has %d pgredis triggers firing always (%v), want 4", n, err)
 		}
 		b.Exec(t, `SET session_replication_role = replica; UPDATE kv SET v = 'replica'; RESET session_replication_role`)
 		b.WaitMirror(t, converge)

@@ -68,8 +68,8 @@ func TestMigrateUpDownVersion(t *testing.T) {
 	env["PGREDIS_TABLES"] = "users; orders key=order:{tenant}:{id} format=hash"
 	for range 2 { // idempotent
 		mustRun(t, env, "migrate", "up")
-		if n, m := triggers(t, url, "users"), triggers(t, url, "orders"); n != 5 || m != 5 {
-			t.Fatalf("triggers: users %d, orders %d; want 5 each", n, m)
+		if n, m := triggers(t, url, "users"), triggers(t, url, "orders"); n != 4 || m != 4 {
+			t.Fatalf("triggers: users %d, orders %d; want 4 each", n, m)
 		}
 		if n := countQuery(t, url, `SELECT count(*) FROM pgredis.tables`); n != 2 {
 			t.Fatalf("registry holds %d tables, want 2", n)
@@ -83,7 +83,7 @@ func TestMigrateUpDownVersion(t *testing.T) {
 	// Dropping a table from PGREDIS_TABLES removes its triggers and row.
 	env["PGREDIS_TABLES"] = "users"
 	mustRun(t, env, "migrate", "up")
-	if n, m := triggers(t, url, "users"), triggers(t, url, "orders"); n != 5 || m != 0 {
+	if n, m := triggers(t, url, "users"), triggers(t, url, "orders"); n != 4 || m != 0 {
 		t.Fatalf("after dropping orders from the spec: users %d, orders %d triggers", n, m)
 	}
 	if n := countQuery(t, url, `SELECT count(*) FROM pgredis.tables WHERE table_name = 'orders'`); n != 0 {
@@ -108,7 +108,7 @@ func TestMigrateUpDownVersion(t *testing.T) {
 	// down again is a no-op, up again works.
 	mustRun(t, env, "migrate", "down")
 	mustRun(t, env, "migrate", "up")
-	if n := triggers(t, url, "users"); n != 5 {
+	if n := triggers(t, url, "users"); n != 4 {
 		t.Fatalf("users has %d triggers after a second up", n)
 	}
 }
