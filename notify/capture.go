@@ -263,3 +263,18 @@ func EnsureEventTrigger(ctx context.Context, db Execer) (string, error) {
 	}
 	return "", nil
 }
+
+// checkNotPart refuses a partition or inheritance child: a statement on
+// its parent that changes its rows fires only the parent's statement
+// triggers, so syncing the part alone would miss them.
+func checkNotPart(ctx context.Context, q Querier, st spec.Table, oid uint32) error {
+	var parent string
+	err := q.QueryRow(ctx, `SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = $1 LIMIT 1`, oid).Scan(&parent)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("error looking up the parents of %s: %w", st, err)
+	}
+	return fmt.Errorf("table %s is a partition or inheritance child of %s, whose statements would change its rows unseen; sync %s instead (a synced parent is synced whole)", st, parent, parent)
+}
