@@ -184,7 +184,10 @@ var ErrUnfit = errors.New("the table no longer fits its spec")
 func Regenerate(ctx context.Context, db Beginner, st spec.Table) (bool, error) {
 	done := false
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", MigrateLockKey); err != nil {
+		// A migrate up under way installs the table anyway: never wait
+		// for it (the apply loop runs this); the periodic check asks again.
+		var locked bool
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", MigrateLockKey).Scan(&locked); err != nil || !locked {
 			return err
 		}
 		// Replacing a function takes no table lock; this only bounds a wait

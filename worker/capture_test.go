@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
 	"github.com/pgredis/pgredis/internal/testenv"
+	"github.com/pgredis/pgredis/notify"
 	"github.com/pgredis/pgredis/worker"
 )
 
@@ -391,4 +392,42 @@ UPDATE jj SET b = b + 1 WHERE id < 3;`)
 			t.Fatalf("not ready: %v", err)
 		}
 	})
+}
+
+// When the worker cannot regenerate stale trigger functions (here
+// because a migrate up holds its lock), it says so (readiness, the log)
+// instead of waiting, and converges once it can, without operator action.
+func TestRegenerateDeferred(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `CREATE TABLE zips (id int PRIMARY KEY, zip int); INSERT INTO zips VALUES (1, 2134)`, "zips columns=id,zip")
+	dropEventTrigger(t, b)
+	var logs *pgredistest.Logs
+	w := startFast(t, b, func(c *worker.Config) { c.Logger, logs = pgredistest.CaptureLogs(t) })
+	b.WaitMirror(t, converge)
+	ctx := context.Background()
+	conn, err := b.PG.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", notify.MigrateLockKey); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `ALTER TABLE zips ALTER COLUMN zip TYPE text USING lpad(zip::text, 5, '0')`)
+	testenv.Eventually(t, converge, func() error {
+		err := w.Ready()
+		if err == nil || !strings.Contains(err.Error(), "columns changed since its trigger functions were generated") {
+			return fmt.Errorf("readiness: %v", err)
+		}
+		return nil
+	})
+	logs.Wait(t, converge, "not captured as installed", "table=public.zips", "run pgredis migrate up")
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", notify.MigrateLockKey); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `INSERT INTO zips VALUES (2, '00002')`)
+	b.WaitMirror(t, converge)
+	testenv.Eventually(t, converge, func() error { return w.Ready() })
+	b.Exec(t, `INSERT INTO zips VALUES (3, '00003')`)
+	b.WaitMirror(t, converge)
 }
