@@ -119,6 +119,9 @@ WHERE n.nspname = $1 AND c.relname = $2`, st.Schema, st.Name).Scan(&oid, &kind)
 	if kind != "r" && kind != "p" {
 		return Table{}, fmt.Errorf("%s is not a table (relkind %s); only tables can be synced", st, kind)
 	}
+	if err := checkNotPart(ctx, q, st, oid); err != nil {
+		return Table{}, err
+	}
 	t := Table{Table: st}
 	rows, err := q.Query(ctx, columnsSQL, oid)
 	if err != nil {

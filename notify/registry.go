@@ -37,7 +37,7 @@ func Install(ctx context.Context, tx pgx.Tx, tables []Table) error {
 			return fmt.Errorf("error %s %s: %w", s.verb(), s.Spec, err)
 		}
 	}
-	return nil
+	return syncInstalled(ctx, tx, tables)
 }
 
 // UninstallAll removes every table's triggers and functions.

@@ -262,17 +262,28 @@ func (t Table) InstallSQL() []string {
 		t.function("upd", upd), t.comment("upd"),
 		t.function("del", del), t.comment("del"),
 		t.function("trunc", trunc), t.comment("trunc"),
+		// The functions are generated for the table's columns as they are
+		// now; recorded before the ALTER below, which the event trigger sees.
+		recordShapeSQL(t.Table),
+		suspendEventTrigger,
 		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER INSERT ON %s REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["ins"], tbl, FuncName(t.Table, "ins")),
 		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER UPDATE ON %s REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["upd"], tbl, FuncName(t.Table, "upd")),
 		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER DELETE ON %s REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["del"], tbl, FuncName(t.Table, "del")),
 		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["trunc"], tbl, FuncName(t.Table, "trunc")),
+		// ALWAYS: logical replication apply and sessions with
+		// session_replication_role = replica skip ordinary triggers.
+		fmt.Sprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s, ENABLE ALWAYS TRIGGER %s, ENABLE ALWAYS TRIGGER %s, ENABLE ALWAYS TRIGGER %s",
+			tbl, triggerNames["ins"], triggerNames["upd"], triggerNames["del"], triggerNames["trunc"]),
+		resumeEventTrigger,
 	}
 }
 
 // UninstallSQL drops the table's triggers (when the table still exists)
 // and its trigger functions.
 func UninstallSQL(t spec.Table) []string {
-	var stmts []string
+	// The triggers pgredis.sync_triggers put on the table's partitions,
+	// inheritance children (and tables they left) depend on its functions.
+	stmts := []string{familyUninstallSQL(t)}
 	for _, trg := range TriggerNames() {
 		stmts = append(stmts, fmt.Sprintf(`DO $$ BEGIN IF to_regclass(%s) IS NOT NULL THEN DROP TRIGGER IF EXISTS %s ON %s; END IF; END $$`,
 			spec.QuoteLiteral(t.Ident()), trg, t.Ident()))

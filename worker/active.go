@@ -561,6 +561,8 @@ func (a *active) control(ctx context.Context, c *notify.Control) error {
 		}
 	case "beat":
 		return a.beat(ctx, c)
+	case "refresh":
+		return a.refresh(ctx, c.Tables)
 	case "resync":
 		defer a.logResync(c, time.Now())()
 		tables, err := a.pick(c.Tables)

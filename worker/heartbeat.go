@@ -47,6 +47,7 @@ type monitor struct {
 	id        string
 	done      chan struct{}
 	shapeNext time.Time
+	capture   captureState
 
 	mu sync.Mutex
 	h  Health
@@ -136,6 +137,7 @@ func (w *Worker) unfitTables(ctx context.Context) map[string]string {
 			unfit[in.Table.String()] = err.Error()
 		}
 	}
+	w.checkCapture(ctx, installed, unfit)
 	return unfit
 }
 

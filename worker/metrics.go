@@ -39,6 +39,7 @@ type Metrics struct {
 		sent []int64 // send stamps (Unix µs) of beats not back yet, oldest first
 		rtt  float64 // round trip of the newest beat that came back
 	}
+	unfit          *prometheus.GaugeVec
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg.
@@ -126,6 +127,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.changes, m.errors, m.batch, m.lag, m.lastApplied, m.reconciles, m.reconcileKeys,
 		m.active, m.up, m.queueUsage, m.heartbeatAge, m.heartbeatsSent,
 		m.reconcileDuration, m.deferredTotal, m.tableLastChange, m.tableLag, m.pipelineLag)
+	m.unfit = newUnfitGauge(reg)
 	return m
 }
 
@@ -185,6 +187,7 @@ func (m *Metrics) probed(h Health, queue float64, queueOK bool) {
 	if queueOK {
 		m.queueUsage.Set(queue)
 	}
+	m.setUnfit(h.Unfit)
 	if h.Active && !h.LastBeat.IsZero() {
 		m.heartbeatAge.Set(time.Since(h.LastBeat).Seconds())
 	} else {

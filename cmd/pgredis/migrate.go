@@ -113,11 +113,18 @@ func migrateUp(ctx context.Context, e *env, o upOptions, stdout io.Writer) error
 	if err := m.Up(); err != nil {
 		return err
 	}
+	note, err := notify.EnsureEventTrigger(ctx, conn)
+	if err != nil {
+		return err
+	}
 	v, _, err := m.Version()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "pgredis schema at version %d\n", v)
+	if note != "" {
+		fmt.Fprintln(stdout, "note: "+note)
+	}
 	// A session lock, not a transaction's: each table gets a transaction
 	// of its own, and concurrent runs must still take turns.
 	var got bool
@@ -179,7 +186,13 @@ func migrateUp(ctx context.Context, e *env, o upOptions, stdout io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%d installed, %d updated, %d unchanged, %d removed\n",
 		counts[notify.ActionInstall], counts[notify.ActionUpdate], counts[notify.ActionUnchanged], counts[notify.ActionRemove])
-	return nil
+	// Partitions and inheritance children carry the table's triggers too;
+	// SyncInstalled locks a table only when it changes something there.
+	changed, err := notify.SyncInstalled(ctx, conn, tables)
+	for _, c := range changed {
+		fmt.Fprintln(stdout, "partitions: "+c)
+	}
+	return err
 }
 
 // progressNote says what a failed run leaves: the steps before the failed

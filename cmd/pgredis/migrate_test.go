@@ -48,7 +48,8 @@ func pgredisObjects(t *testing.T, url string) int {
 		(SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%pgredis%') +
 		(SELECT count(*) FROM pg_proc WHERE proname LIKE '%pgredis%' OR prosrc LIKE '%pgredis%') +
 		(SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%pgredis%') +
-		(SELECT count(*) FROM pg_class WHERE relname LIKE '%pgredis%')`)
+		(SELECT count(*) FROM pg_class WHERE relname LIKE '%pgredis%') +
+		(SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE '%pgredis%')`)
 }
 
 func TestMigrateUpDownVersion(t *testing.T) {
@@ -94,7 +95,7 @@ func TestMigrateUpDownVersion(t *testing.T) {
 	if n := countQuery(t, url, `SELECT count(*) FROM pgredis.tables WHERE table_name = 'orders'`); n != 0 {
 		t.Fatal("orders still registered")
 	}
-	if n := countQuery(t, url, `SELECT count(*) FROM pg_proc WHERE pronamespace = 'pgredis'::regnamespace`); n != 4 {
+	if n := countQuery(t, url, `SELECT count(*) FROM pg_proc WHERE pronamespace = 'pgredis'::regnamespace AND proname LIKE 't\_%'`); n != 4 {
 		t.Fatalf("%d trigger functions left, want users' 4", n)
 	}
 

@@ -178,6 +178,8 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 				ts.Spec = strings.TrimPrefix(st.Canonical(), st.Ident()+" ")
 				if _, err := notify.Resolve(ctx, conn, []spec.Table{in.Table}, ""); err != nil {
 					ts.Unfit = err.Error()
+				} else if msg := captureProblems(ctx, conn, in.Table); msg != "" {
+					ts.Unfit = msg
 				}
 				if rep.RedisError == "" {
 					keys, err := worker.CountKeys(rctx, rdb, in.Key)
@@ -354,4 +356,19 @@ func printStatus(w io.Writer, rep *statusReport) {
 	if rep.RedisError != "" {
 		fmt.Fprintf(w, "redis: %s\n", rep.RedisError)
 	}
+}
+
+// captureProblems says what keeps the table's writes from being mirrored
+// as installed (a disabled trigger, a partition without triggers, a table
+// swapped in by renames); empty when nothing does or it cannot tell.
+func captureProblems(ctx context.Context, q notify.Querier, t spec.Table) string {
+	problems, err := notify.CaptureProblems(ctx, q, t)
+	if err != nil {
+		return ""
+	}
+	var msgs []string
+	for _, p := range problems {
+		msgs = append(msgs, p.String())
+	}
+	return strings.Join(msgs, "; ")
 }
