@@ -231,6 +231,11 @@ $pgredis$;
 
 COMMENT ON FUNCTION pgredis.t_273b481b0b7498df_trunc() IS 'pgredis: trunc trigger function of shop.orders, installed by pgredis migrate up for the spec "shop"."orders" key=order:{tenant}:{id} format=hash columns=id,status ttl=1h0m0s (version f0cd1d003a662dfa)';
 
+INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES ('shop', 'orders', pgredis.shape('"shop"."orders"'))
+ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape;
+
+SELECT set_config('pgredis.in_ddl', 'on', true);
+
 CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "shop"."orders" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_273b481b0b7498df_ins();
 
 CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "shop"."orders" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_273b481b0b7498df_upd();
@@ -238,6 +243,10 @@ CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "shop"."orders" REFERENCIN
 CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "shop"."orders" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_273b481b0b7498df_del();
 
 CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "shop"."orders" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_273b481b0b7498df_trunc();
+
+ALTER TABLE "shop"."orders" ENABLE ALWAYS TRIGGER pgredis_ins, ENABLE ALWAYS TRIGGER pgredis_upd, ENABLE ALWAYS TRIGGER pgredis_del, ENABLE ALWAYS TRIGGER pgredis_trunc;
+
+SELECT set_config('pgredis.in_ddl', 'off', true);
 
 -- render
 SELECT k, v FROM (SELECT 'order:' || (r."tenant")::text || ':' || (r."id")::text AS k, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (r."id")::text, 'status', (r."status")::text))::text AS v FROM "shop"."orders" r) x WHERE k IS NOT NULL;

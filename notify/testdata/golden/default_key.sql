@@ -229,6 +229,11 @@ $pgredis$;
 
 COMMENT ON FUNCTION pgredis.t_e70f6f51ef0888e4_trunc() IS 'pgredis: trunc trigger function of public.kv, installed by pgredis migrate up for the spec "public"."kv" format=json (version e3543a4016068a67)';
 
+INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES ('public', 'kv', pgredis.shape('"public"."kv"'))
+ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape;
+
+SELECT set_config('pgredis.in_ddl', 'on', true);
+
 CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "public"."kv" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_e70f6f51ef0888e4_ins();
 
 CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "public"."kv" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_e70f6f51ef0888e4_upd();
@@ -236,6 +241,10 @@ CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "public"."kv" REFERENCING 
 CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "public"."kv" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_e70f6f51ef0888e4_del();
 
 CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "public"."kv" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_e70f6f51ef0888e4_trunc();
+
+ALTER TABLE "public"."kv" ENABLE ALWAYS TRIGGER pgredis_ins, ENABLE ALWAYS TRIGGER pgredis_upd, ENABLE ALWAYS TRIGGER pgredis_del, ENABLE ALWAYS TRIGGER pgredis_trunc;
+
+SELECT set_config('pgredis.in_ddl', 'off', true);
 
 -- render
 SELECT k, v FROM (SELECT 'kv:' || (r."id")::text AS k, pg_catalog.to_jsonb(r.*)::text AS v FROM "public"."kv" r) x WHERE k IS NOT NULL;

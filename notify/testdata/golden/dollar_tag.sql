@@ -229,6 +229,11 @@ $pgredis1$;
 
 COMMENT ON FUNCTION pgredis.t_b05a84e1e9a9c101_trunc() IS 'pgredis: trunc trigger function of we''ird.a$pgredis$b, installed by pgredis migrate up for the spec "we''ird"."a$pgredis$b" key=x$pgredis$y''{a$pgredis$b} format=json (version 1b25f65c0b9ca128)';
 
+INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES ('we''ird', 'a$pgredis$b', pgredis.shape('"we''ird"."a$pgredis$b"'))
+ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape;
+
+SELECT set_config('pgredis.in_ddl', 'on', true);
+
 CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "we'ird"."a$pgredis$b" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_b05a84e1e9a9c101_ins();
 
 CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "we'ird"."a$pgredis$b" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_b05a84e1e9a9c101_upd();
@@ -236,6 +241,10 @@ CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "we'ird"."a$pgredis$b" REF
 CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "we'ird"."a$pgredis$b" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_b05a84e1e9a9c101_del();
 
 CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "we'ird"."a$pgredis$b" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_b05a84e1e9a9c101_trunc();
+
+ALTER TABLE "we'ird"."a$pgredis$b" ENABLE ALWAYS TRIGGER pgredis_ins, ENABLE ALWAYS TRIGGER pgredis_upd, ENABLE ALWAYS TRIGGER pgredis_del, ENABLE ALWAYS TRIGGER pgredis_trunc;
+
+SELECT set_config('pgredis.in_ddl', 'off', true);
 
 -- render
 SELECT k, v FROM (SELECT 'x$pgredis$y''' || (r."a$pgredis$b")::text AS k, pg_catalog.to_jsonb(r.*)::text AS v FROM "we'ird"."a$pgredis$b" r) x WHERE k IS NOT NULL;

@@ -35,7 +35,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -44,20 +44,20 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'public.people', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
 $pgredis$;
 
-COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_ins() IS 'pgredis: ins trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=email,born,doc (version c87188df5b11c2b3)';
+COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_ins() IS 'pgredis: ins trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=born,doc,email (version d48591b4d574a7dc)';
 
 CREATE OR REPLACE FUNCTION pgredis.t_f215caf2d3ccd5c6_upd() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -107,7 +107,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -116,20 +116,20 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'public.people', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
 $pgredis$;
 
-COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_upd() IS 'pgredis: upd trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=email,born,doc (version c87188df5b11c2b3)';
+COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_upd() IS 'pgredis: upd trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=born,doc,email (version d48591b4d574a7dc)';
 
 CREATE OR REPLACE FUNCTION pgredis.t_f215caf2d3ccd5c6_del() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -161,7 +161,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -170,20 +170,20 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'public.people', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
 $pgredis$;
 
-COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_del() IS 'pgredis: del trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=email,born,doc (version c87188df5b11c2b3)';
+COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_del() IS 'pgredis: del trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=born,doc,email (version d48591b4d574a7dc)';
 
 CREATE OR REPLACE FUNCTION pgredis.t_f215caf2d3ccd5c6_trunc() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -203,17 +203,22 @@ DECLARE
 	pgredis_hdr text;
 	pgredis_seen boolean;
 BEGIN
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.people', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 c87188df5b11c2b3 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
 $pgredis$;
 
-COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_trunc() IS 'pgredis: trunc trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=email,born,doc (version c87188df5b11c2b3)';
+COMMENT ON FUNCTION pgredis.t_f215caf2d3ccd5c6_trunc() IS 'pgredis: trunc trigger function of public.people, installed by pgredis migrate up for the spec "public"."people" key=p:{email} format=json columns=born,doc,email (version d48591b4d574a7dc)';
+
+INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES ('public', 'people', pgredis.shape('"public"."people"'))
+ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape;
+
+SELECT set_config('pgredis.in_ddl', 'on', true);
 
 CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "public"."people" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_f215caf2d3ccd5c6_ins();
 
@@ -222,6 +227,10 @@ CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "public"."people" REFERENC
 CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "public"."people" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_f215caf2d3ccd5c6_del();
 
 CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "public"."people" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_f215caf2d3ccd5c6_trunc();
+
+ALTER TABLE "public"."people" ENABLE ALWAYS TRIGGER pgredis_ins, ENABLE ALWAYS TRIGGER pgredis_upd, ENABLE ALWAYS TRIGGER pgredis_del, ENABLE ALWAYS TRIGGER pgredis_trunc;
+
+SELECT set_config('pgredis.in_ddl', 'off', true);
 
 -- render
 SELECT k, v FROM (SELECT 'p:' || (r."email")::text AS k, ('{"doc": ' || coalesce(pg_catalog.to_jsonb(r."doc")::text, 'null') || ', "born": ' || coalesce(pg_catalog.to_json(r."born")::text, 'null') || ', "email": ' || coalesce(pg_catalog.to_json(r."email")::text, 'null') || '}') AS v FROM "public"."people" r) x WHERE k IS NOT NULL;
