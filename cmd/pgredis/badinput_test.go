@@ -48,7 +48,7 @@ INSERT INTO orders VALUES (1, 2);`
 		{"malformed REDIS_URL", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": "http://127.0.0.1:6379/0"}, "", "REDIS_URL", ""},
 		{"malformed REDIS_URL database", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": "redis://127.0.0.1:6379/notanumber"}, "", "REDIS_URL", ""},
 		{"unreachable Redis", map[string]string{"PGREDIS_TABLES": "users", "REDIS_URL": fmt.Sprintf("redis://127.0.0.1:%d/0", closedPort)}, "", "cannot connect to Redis at 127.0.0.1:", ""},
-		{"installed spec differs", map[string]string{"PGREDIS_TABLES": "users format=hash"}, "", "table public.users is installed as 'users format=json' but PGREDIS_TABLES says 'users format=hash'", ""},
+		{"installed spec differs", map[string]string{"PGREDIS_TABLES": "users format=hash"}, "", "table public.users is installed as 'users key=users:{id} format=json' but PGREDIS_TABLES says 'users format=hash'", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

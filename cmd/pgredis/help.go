@@ -26,7 +26,7 @@ var docs = map[string]cmdDoc{
 		env:      []string{"DATABASE_URL", "PGREDIS_TABLES", "PGREDIS_STATE_PREFIX"},
 	},
 	"migrate up": {
-		synopsis: "migrate up",
+		synopsis: "migrate up [--dry-run] [--lock-timeout D] [--lock-retries N]",
 		about: "Applies pgredis's embedded migrations, then installs or updates the triggers for exactly\n" +
 			"the tables in PGREDIS_TABLES, removing pgredis triggers from tables no longer listed.\n" +
 			"Every table is checked against the catalog before anything changes. Idempotent.",

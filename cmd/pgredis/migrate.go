@@ -21,6 +21,10 @@ import (
 const migrateLock = notify.LockKey + 1
 
 func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	// migrate up has flags of its own: they are not migrate's.
+	if len(args) > 0 && args[0] == "up" {
+		return runMigrateUp(ctx, args[1:], stdout)
+	}
 	fs := flags("migrate up|down|version", "migrate up|down|version", stdout)
 	if err := parseFlags(fs, args); err != nil {
 		return err

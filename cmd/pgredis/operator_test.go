@@ -31,7 +31,7 @@ func TestCommandHelp(t *testing.T) {
 		{[]string{"status", "--help"}, []string{"Usage: pgredis status ", "--json", "--exit-code", "REDIS_URL", "PGREDIS_HEARTBEAT_TIMEOUT"}},
 		{[]string{"version", "--help"}, []string{"Usage: pgredis version\n", "-h, --help"}},
 		{[]string{"migrate", "--help"}, []string{"Usage: pgredis migrate up|down|version\n", "DATABASE_URL"}},
-		{[]string{"migrate", "up", "--help"}, []string{"Usage: pgredis migrate up\n", "DATABASE_URL", "PGREDIS_TABLES"}},
+		{[]string{"migrate", "up", "--help"}, []string{"Usage: pgredis migrate up [--dry-run] [--lock-timeout D] [--lock-retries N]\n", "DATABASE_URL", "PGREDIS_TABLES", "--lock-timeout"}},
 		{[]string{"migrate", "down", "--help"}, []string{"Usage: pgredis migrate down\n", "DATABASE_URL"}},
 		{[]string{"migrate", "version", "--help"}, []string{"Usage: pgredis migrate version\n", "DATABASE_URL"}},
 		{[]string{"help", "worker"}, []string{"Usage: pgredis worker\n"}},
@@ -513,7 +513,7 @@ func TestReleaseAdvice(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimRight(w.stderr.String(), "\n"), "\n")
 	last := lines[len(lines)-1]
-	want := "pgredis: error: pgredis migrate up changed the installed tables while this worker ran (table public.t is installed as 't format=hash' but PGREDIS_TABLES says 't format=json'): restart the worker with the PGREDIS_TABLES that migrate up ran with"
+	want := "pgredis: error: pgredis migrate up changed the installed tables while this worker ran (table public.t is installed as 't key=t:{id} format=hash' but PGREDIS_TABLES says 't format=json'): restart the worker with the PGREDIS_TABLES that migrate up ran with"
 	if last != want {
 		t.Fatalf("last line %q, want %q; stderr:\n%s", last, want, w.stderr)
 	}

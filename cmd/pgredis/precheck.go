@@ -42,7 +42,15 @@ func precheck(ctx context.Context, e *env, specs []spec.Table, rdb redis.Univers
 	for _, st := range specs {
 		var in *notify.Installed
 		for i := range installed {
-			if installed[i].Table.Canonical() == st.Canonical() {
+			if installed[i].Table.String() != st.String() {
+				continue
+			}
+			// Meaning, not spelling, as the worker compares them.
+			same, err := notify.SameSpec(ctx, conn, st, installed[i])
+			if err != nil {
+				return nil, err
+			}
+			if same {
 				in = &installed[i]
 			}
 		}
