@@ -39,7 +39,7 @@ type Metrics struct {
 		sent []int64 // send stamps (Unix µs) of beats not back yet, oldest first
 		rtt  float64 // round trip of the newest beat that came back
 	}
-	unfit          *prometheus.GaugeVec
+	unfit *prometheus.GaugeVec
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg.
