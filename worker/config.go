@@ -56,6 +56,9 @@ type Config struct {
 	// ProgressInterval; nil logs it.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
+	// ResyncAckTimeout bounds how long a resync waits for the active
+	// worker to take its request.
+	ResyncAckTimeout time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -87,6 +90,7 @@ func (c *Config) setDefaults() error {
 	defDur(&c.HeartbeatInterval, time.Second)
 	defDur(&c.HeartbeatTimeout, 15*time.Second)
 	defDur(&c.ProgressInterval, 5*time.Second)
+	defDur(&c.ResyncAckTimeout, time.Minute)
 	if c.ApplicationName == "" {
 		c.ApplicationName = "pgredis"
 	}

@@ -24,6 +24,7 @@ type Metrics struct {
 	queueUsage     prometheus.Gauge
 	heartbeatAge   prometheus.Gauge
 	heartbeatsSent prometheus.Counter
+	modes          *modeMetrics
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg.
@@ -86,6 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.changes, m.errors, m.batch, m.lag, m.lastApplied, m.reconciles, m.reconcileKeys,
 		m.active, m.up, m.queueUsage, m.heartbeatAge, m.heartbeatsSent)
+	m.modes = newModeMetrics(reg)
 	return m
 }
 
@@ -202,7 +204,7 @@ func opName(op notify.Op) string {
 
 // committed records that everything noted since the last call reached
 // Redis, in a batch of writes Redis writes.
-func (a *active) committed(writes int) {
+func (a *applier) committed(writes int) {
 	a.cfg.Metrics.applied(a.log.counts, a.log.stamps, writes)
 	for _, s := range a.log.stamps {
 		if s.After(a.log.last) {

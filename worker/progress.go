@@ -43,8 +43,7 @@ type meter struct {
 	every time.Duration
 }
 
-func (a *active) meter(ctx context.Context, t *table) *meter {
-	fn := a.onProgress
+func (a *reconciler) meter(ctx context.Context, t *table, fn func(Progress)) *meter {
 	if fn == nil {
 		fn = a.cfg.Progress
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgredis/pgredis/internal/spec"
@@ -73,6 +74,13 @@ const (
 	reconcileConns = 4
 )
 
+// reconciler reconciles one table at a time against Redis.
+type reconciler struct {
+	cfg   *Config
+	pool  *pgxpool.Pool
+	store *store
+}
+
 // reconcile makes the table's keys equal the table: it streams the table's
 // rendered rows, writes the keys whose value differs, then deletes the
 // keys in the table's key pattern that no row rendered. The caller must be
@@ -80,7 +88,7 @@ const (
 // own apply loop), so nothing moves under it in Redis. Batches go to Redis
 // concurrently: every key appears once in a snapshot, so their order does
 // not matter, and all of them are done before reconcile returns.
-func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report, err error) {
+func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress func(Progress)) (rep Report, err error) {
 	start := time.Now()
 	rep = Report{Table: t.Table.String(), DryRun: dry}
 	defer func() { w.cfg.Metrics.reconciled(rep, err) }()
@@ -106,7 +114,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report,
 			return nil
 		})
 	}
-	err = w.snapshot(gctx, t, seen, &rep, w.meter(ctx, t), batches)
+	err = w.snapshot(gctx, t, seen, &rep, w.meter(ctx, t, progress), batches)
 	close(batches)
 	if gerr := g.Wait(); gerr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = gerr
@@ -136,7 +144,7 @@ func (w *active) reconcile(ctx context.Context, t *table, dry bool) (rep Report,
 // snapshotSQL renders the table the cheap way for its current columns
 // when they still fit its installed spec, and as installed otherwise (the
 // query then fails the way the trigger does, and is reported).
-func (w *active) snapshotSQL(ctx context.Context, t *table) string {
+func (w *reconciler) snapshotSQL(ctx context.Context, t *table) string {
 	now, err := notify.Resolve(ctx, w.pool, []spec.Table{t.Table}, "")
 	if err != nil || now[0].Key.String() != t.Key.String() {
 		return t.RenderSQL
@@ -145,10 +153,10 @@ func (w *active) snapshotSQL(ctx context.Context, t *table) string {
 }
 
 // snapshot streams the table's rendered rows in batches.
-func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Report, progress *meter, batches chan<- [2][]string) error {
+func (w *reconciler) snapshot(ctx context.Context, t *table, seen *keySet, rep *Report, progress *meter, batches chan<- [2][]string) error {
 	rows, err := w.pool.Query(ctx, w.snapshotSQL(ctx, t))
 	if err != nil {
-		return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
+		return fmt.Errorf("error reading table %s: %w", t.Table, err)
 	}
 	defer rows.Close()
 	keys, vals := make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
@@ -164,7 +172,7 @@ func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Repo
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
+			return fmt.Errorf("error reading table %s: %w", t.Table, err)
 		}
 		rep.Scanned++
 		progress.row(rep.Scanned)
@@ -177,7 +185,7 @@ func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Repo
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return pgErr(fmt.Errorf("error reading table %s: %w", t.Table, err))
+		return fmt.Errorf("error reading table %s: %w", t.Table, err)
 	}
 	if len(keys) > 0 {
 		return send()
@@ -186,7 +194,7 @@ func (w *active) snapshot(ctx context.Context, t *table, seen *keySet, rep *Repo
 }
 
 // diff returns the writes that make keys hold vals.
-func (w *active) diff(ctx context.Context, t *table, keys, vals []string) ([]write, error) {
+func (w *reconciler) diff(ctx context.Context, t *table, keys, vals []string) ([]write, error) {
 	var writes []write
 	var ttls []int64
 	if t.TTL > 0 {
@@ -234,17 +242,4 @@ func fieldMap(fields []string) map[string]string {
 		m[fields[i]] = fields[i+1]
 	}
 	return m
-}
-
-// truncate deletes every key of the table.
-func (w *active) truncate(ctx context.Context, t *table) error {
-	return w.store.scan(ctx, t.glob, func(found []string) error {
-		var dels []write
-		for _, k := range found {
-			if t.Key.Matches(k) {
-				dels = append(dels, t.del(k))
-			}
-		}
-		return w.store.apply(ctx, dels)
-	})
 }

@@ -113,7 +113,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	}()
 	cfg.Logger.Info("stopping worker")
 	stopped := make(chan struct{})
-	go func() { w.Stop(); close(stopped) }()
+	go func() { _ = w.Stop(context.Background()); close(stopped) }()
 	select {
 	case <-stopped:
 		cfg.Logger.Info("worker stopped")
