@@ -26,7 +26,7 @@ type Worker struct {
 	stopMu  sync.Mutex
 	cancel  context.CancelFunc
 	done    chan struct{}
-	active atomic.Bool
+	active  atomic.Bool
 	// settled is set by a tenure that reconciled and ran healthy, so the
 	// reconnect backoff starts over (only the run goroutine uses it).
 	settled bool
