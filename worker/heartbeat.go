@@ -113,6 +113,7 @@ func (w *Worker) probe(ctx context.Context) {
 	w.mon.mu.Lock()
 	h := &w.mon.h
 	if shapeChecked {
+		w.logUnfit(h.Unfit, unfit)
 		h.Unfit = unfit
 	}
 	h.Probed = true
@@ -127,19 +128,43 @@ func (w *Worker) probe(ctx context.Context) {
 	w.cfg.Metrics.probed(snap, queue, pgErr == nil)
 }
 
-// unfitTables checks every installed table still renders as installed.
+// unfitTables checks every configured table is still installed (its
+// registry entry and triggers there: migrate down, or a trigger dropped by
+// hand, leave a worker that mirrors nothing) and renders as installed.
 func (w *Worker) unfitTables(ctx context.Context) map[string]string {
 	installed, err := notify.LoadInstalled(ctx, w.pool)
 	if err != nil {
 		return nil
 	}
-	unfit := map[string]string{}
+	byName := map[string]notify.Installed{}
 	for _, in := range installed {
+		byName[in.Table.String()] = in
+	}
+	unfit := map[string]string{}
+	for _, st := range w.cfg.Tables {
+		in, ok := byName[st.String()]
+		if !ok {
+			unfit[st.String()] = "its pgredis trigger and registry entry are gone (pgredis migrate down ran, or the pgredis schema was dropped), so its changes are not mirrored"
+			continue
+		}
+		if n, err := notify.TriggersInstalled(ctx, w.pool, st); err == nil && n < len(notify.TriggerNames()) {
+			unfit[st.String()] = fmt.Sprintf("%d of its %d pgredis triggers are missing (dropped by hand?), so some of its changes are not mirrored", len(notify.TriggerNames())-n, len(notify.TriggerNames()))
+			continue
+		}
 		if _, err := notify.Resolve(ctx, w.pool, []spec.Table{in.Table}, ""); err != nil {
-			unfit[in.Table.String()] = err.Error()
+			unfit[st.String()] = err.Error()
 		}
 	}
 	return unfit
+}
+
+// logUnfit logs each table that newly stopped fitting, once.
+func (w *Worker) logUnfit(before, now map[string]string) {
+	for _, name := range slices.Sorted(maps.Keys(now)) {
+		if before[name] != now[name] {
+			w.cfg.Logger.Error("table cannot be mirrored as installed; run pgredis migrate up with a fitting PGREDIS_TABLES", "table", name, "reason", now[name])
+		}
+	}
 }
 
 func errString(err error) string {

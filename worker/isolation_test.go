@@ -98,3 +98,37 @@ func TestTableThatFitsAgainIsReconciled(t *testing.T) {
 	b.Exec(t, `ALTER TABLE doc RENAME COLUMN a_moved TO a`)
 	b.WaitMirror(t, 30*time.Second)
 }
+
+// Item 5: migrate down (the pgredis schema and triggers gone) or a trigger
+// dropped by hand under a running worker fails readiness, and the log
+// says what happened and the fix.
+func TestTriggersGoneUnderWorker(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, sql, want string }{
+		{"migrate down", `DROP SCHEMA pgredis CASCADE`, "migrate down"},
+		{"trigger dropped", `DROP TRIGGER pgredis_upd ON acct`, "triggers are missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := pgredistest.New(t, faultDDL, faultTables)
+			cfg := b.Config(t)
+			var logs *pgredistest.Logs
+			cfg.Logger, logs = pgredistest.CaptureLogs(t)
+			cfg.HeartbeatInterval = 100 * time.Millisecond
+			w := b.StartWorkerWith(t, cfg)
+			b.WaitMirror(t, 30*time.Second)
+			testenv.Eventually(t, 10*time.Second, w.Ready)
+			b.Exec(t, tc.sql)
+			line := logs.Wait(t, 20*time.Second, "table=public.acct", tc.want)
+			if !strings.Contains(line, "run pgredis migrate up") {
+				t.Fatalf("the log line lacks the fix: %s", line)
+			}
+			testenv.Eventually(t, 10*time.Second, func() error {
+				if err := w.Ready(); err == nil || !strings.Contains(err.Error(), tc.want) {
+					return fmt.Errorf("readiness %v, want it to say %q", err, tc.want)
+				}
+				return nil
+			})
+		})
+	}
+}
