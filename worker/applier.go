@@ -22,6 +22,8 @@ type applier struct {
 	// dirty is told about a table a change could not be applied to: only
 	// a reconcile makes it exact again.
 	dirty func(*table)
+	// refused is told about a table a value of which Redis refuses.
+	refused func(*table, error)
 }
 
 // change queues one change of table t.
@@ -88,6 +90,31 @@ func (a *applier) flush(ctx context.Context) error {
 		writes[i] = pw.write
 	}
 	if err := a.st.apply(ctx, writes); err != nil {
+		var ref *refusedWrites
+		if errors.As(err, &ref) {
+			// The rest of the batch is in Redis: the tables of the
+			// refused keys are quarantined, nothing else stops.
+			byTable := map[*table]*refusedWrites{}
+			var order []*table
+			for _, k := range ref.keys {
+				i, ok := a.pending.index[k]
+				if !ok || a.pending.order[i].table == nil {
+					continue
+				}
+				t := a.pending.order[i].table
+				if byTable[t] == nil {
+					byTable[t] = &refusedWrites{cause: ref.cause}
+					order = append(order, t)
+				}
+				byTable[t].keys = append(byTable[t].keys, k)
+			}
+			for _, t := range order {
+				a.refused(t, byTable[t])
+			}
+			a.pending.reset()
+			a.committed(len(writes) - len(ref.keys))
+			return nil
+		}
 		if isRedisFailure(err) {
 			return tableError{table: a.pending.tables(), err: err}
 		}

@@ -18,7 +18,8 @@ func (e redisFailure) Unwrap() error { return e.error }
 // redisErr marks err as Redis's; the store calls it on every error it
 // returns.
 func redisErr(err error) error {
-	if err == nil || errors.Is(err, ErrFenced) || isRedisFailure(err) {
+	var ref *refusedWrites
+	if err == nil || errors.Is(err, ErrFenced) || isRedisFailure(err) || errors.As(err, &ref) {
 		return err
 	}
 	return redisFailure{err}
@@ -58,7 +59,8 @@ func (e renderError) Unwrap() error { return e.error }
 // internal (XX) classes are the server's, not the table's.
 func isTableTrouble(err error) bool {
 	var re renderError
-	if errors.As(err, &re) {
+	var ref *refusedWrites
+	if errors.As(err, &re) || errors.As(err, &ref) {
 		return true
 	}
 	var pe *pgconn.PgError

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pgredis/pgredis/notify"
@@ -99,6 +100,10 @@ func newMachine(cfg *Config, src source, st mirror, rec tableReconciler, tables 
 	}
 	m.retry.Stop()
 	m.app = &applier{cfg: cfg, st: st, src: src, dirty: func(t *table) { m.dirty[t] = true }}
+	m.app.refused = func(t *table, err error) {
+		m.quarantineTable(t, err)
+		m.dirty[t] = true
+	}
 	return m
 }
 
@@ -536,8 +541,12 @@ func (m *machine) quarantineTable(t *table, err error) {
 	q.retryAt = m.now().Add(wait)
 	if q.reason != err.Error() {
 		q.reason = err.Error()
-		m.cfg.Logger.Error("table quarantined: it cannot be mirrored now; every other table stays live, and it is retried with backoff",
-			"table", t.Table.String(), "error", err, "fix", troubleFix(err), "retry_in", wait.Round(time.Millisecond).String())
+		args := []any{"table", t.Table.String(), "error", err, "fix", troubleFix(err), "retry_in", wait.Round(time.Millisecond).String()}
+		var ref *refusedWrites
+		if errors.As(err, &ref) {
+			args = append(args, "key", strings.Join(ref.keys, ","))
+		}
+		m.cfg.Logger.Error("table quarantined: part of it cannot be mirrored now; everything else stays live, and it is retried with backoff", args...)
 		m.cfg.Metrics.tableQuarantined(t.Table.String())
 		m.publish()
 	}
@@ -564,6 +573,10 @@ func (m *machine) publish() {
 
 // troubleFix names the fix for a table's own trouble.
 func troubleFix(err error) string {
+	var ref *refusedWrites
+	if errors.As(err, &ref) {
+		return refusalFix(ref.cause.Error())
+	}
 	if isShapeError(err) {
 		return "the table no longer fits its spec: run pgredis migrate up with a fitting PGREDIS_TABLES (or undo the change); it is reconciled as soon as it fits again"
 	}

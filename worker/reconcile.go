@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -93,6 +94,7 @@ func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress
 	rep = Report{Table: t.Table.String(), DryRun: dry}
 	defer func() { w.cfg.Metrics.reconciled(rep, err) }()
 	seen := newKeySet()
+	var refused refusals
 	var written, unchanged atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan [2][]string, reconcileConns)
@@ -107,7 +109,9 @@ func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress
 				unchanged.Add(int64(len(b[0]) - len(writes)))
 				if !dry {
 					if err := w.store.apply(gctx, writes); err != nil {
-						return err
+						if !refused.add(err) {
+							return err
+						}
 					}
 				}
 			}
@@ -138,7 +142,40 @@ func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress
 		return w.store.apply(ctx, dels)
 	})
 	rep.Duration = time.Since(start)
+	if err == nil {
+		// The keys Redis refused are the table's trouble, reported once
+		// the rest of it is exact.
+		err = refused.err()
+	}
 	return rep, err
+}
+
+// refusals collects the keys Redis refused across a reconcile's batches.
+type refusals struct {
+	mu  sync.Mutex
+	ref *refusedWrites
+}
+
+// add keeps err when it is a refusal of values, and says so.
+func (r *refusals) add(err error) bool {
+	var ref *refusedWrites
+	if !errors.As(err, &ref) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ref == nil {
+		r.ref = &refusedWrites{cause: ref.cause}
+	}
+	r.ref.keys = append(r.ref.keys, ref.keys...)
+	return true
+}
+
+func (r *refusals) err() error {
+	if r.ref == nil {
+		return nil
+	}
+	return r.ref
 }
 
 // snapshotSQL renders the table the cheap way for its current columns

@@ -132,8 +132,68 @@ func (s *store) owner(ctx context.Context) (_ string, err error) {
 const maxScriptKeys = 1000
 
 // apply writes a batch in one round trip, fenced by the owner token.
-func (s *store) apply(ctx context.Context, writes []write) (err error) {
-	defer func() { err = redisErr(err) }()
+func (s *store) apply(ctx context.Context, writes []write) error {
+	err := redisErr(s.applyOnce(ctx, writes))
+	if err == nil || !isValueRefusal(err) {
+		return err
+	}
+	return s.isolate(ctx, writes, err)
+}
+
+// isolate applies writes one by one after Redis refused a batch for one
+// of its values (over proto-max-bulk-len, say): every other write is
+// applied, and each refused key is deleted, so no older value stays under
+// it. It returns the refused keys, which are their table's trouble, not
+// an outage.
+func (s *store) isolate(ctx context.Context, writes []write, cause error) error {
+	ref := &refusedWrites{cause: errors.Unwrap(cause)}
+	var dels []write
+	for _, w := range writes {
+		err := redisErr(s.applyOnce(ctx, []write{w}))
+		switch {
+		case err == nil:
+		case isValueRefusal(err):
+			ref.keys = append(ref.keys, w.key)
+			ref.cause = errors.Unwrap(err) // the refusal, not marked as an outage
+			dels = append(dels, write{key: w.key, del: true})
+		default:
+			return err
+		}
+	}
+	if len(ref.keys) == 0 {
+		return nil
+	}
+	if err := redisErr(s.applyOnce(ctx, dels)); err != nil {
+		return err
+	}
+	return ref
+}
+
+// refusedWrites are keys whose value Redis refuses on its own (the rest
+// of their batch was applied).
+type refusedWrites struct {
+	keys  []string
+	cause error
+}
+
+func (e *refusedWrites) Error() string {
+	return fmt.Sprintf("Redis refused the value of key %s (%v)", strings.Join(e.keys, ", "), e.cause)
+}
+
+func (e *refusedWrites) Unwrap() error { return e.cause }
+
+// isValueRefusal reports Redis refusing a command for the size of a value
+// it carries, which no retry fixes.
+func isValueRefusal(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := rerr.Error()
+	return strings.Contains(msg, "invalid bulk length") || strings.Contains(msg, "exceeds maximum allowed size") || strings.Contains(msg, "string exceeds")
+}
+
+func (s *store) applyOnce(ctx context.Context, writes []write) error {
 	if len(writes) == 0 {
 		return nil
 	}
