@@ -3,8 +3,8 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
-	"reflect"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"

@@ -35,11 +35,12 @@ const (
 	modeServe
 	modeDown
 	modeOneShot
+	modeAudit
 	modeDone
 )
 
 func (m mode) String() string {
-	return [...]string{"claim", "repair", "apply", "serve", "down", "one-shot", "done"}[m]
+	return [...]string{"claim", "repair", "apply", "serve", "down", "one-shot", "audit", "done"}[m]
 }
 
 // machine is one tenure's active worker: the modes and what they share.
@@ -63,6 +64,14 @@ type machine struct {
 
 	checkC <-chan time.Time
 	retry  *time.Timer
+	// auditC paces the continuous audit: one table per tick.
+	auditC    <-chan time.Time
+	auditNext int
+	auditing  bool
+	// ident is Redis's identity when this worker claimed the mirror, and
+	// evicted its evicted_keys then.
+	ident   string
+	evicted int64
 
 	// beat records a heartbeat whose changes reached Redis.
 	beat func(ctx context.Context, c *notify.Control)
@@ -144,6 +153,8 @@ func (m *machine) step(ctx context.Context, md mode) (mode, error) {
 		return m.redisDown(ctx)
 	case modeOneShot:
 		return m.oneShot(ctx)
+	case modeAudit:
+		return m.audit(ctx)
 	}
 	return modeDone, fmt.Errorf("unknown worker mode %d", md)
 }
@@ -158,6 +169,15 @@ func (m *machine) claim(ctx context.Context) (mode, error) {
 	if err := m.st.claim(ctx); err != nil {
 		return m.failed(ctx, err)
 	}
+	ident, err := m.st.identity(ctx)
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	mem, err := m.st.memory(ctx)
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	m.ident, m.evicted = ident, mem.evicted
 	for _, t := range m.tables {
 		m.dirty[t] = true
 	}
@@ -201,6 +221,8 @@ func (m *machine) apply(ctx context.Context) (mode, error) {
 		return m.failed(ctx, fmt.Errorf("%w: %w", errSessionLost, err))
 	case <-m.checkC:
 		return m.check(ctx)
+	case <-m.auditC:
+		return modeAudit, nil
 	case p := <-m.src.payloads():
 		return m.batch(ctx, m.drain(p))
 	}
@@ -228,7 +250,15 @@ func (m *machine) check(ctx context.Context) (mode, error) {
 		return m.failed(ctx, err)
 	}
 	if !owned {
-		m.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
+		return m.lostClaim(ctx)
+	}
+	ident, err := m.st.identity(ctx)
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	if ident != "" && m.ident != "" && ident != m.ident {
+		m.cfg.Logger.Warn("Redis restarted or failed over (its run_id or replication id changed), possibly from an older snapshot; rebuilding the mirror", "was", m.ident, "now", ident)
+		m.cfg.Metrics.driftCause("", "restored", 1)
 		return modeClaim, nil
 	}
 	for t, q := range m.quarantine {
@@ -418,7 +448,7 @@ func (m *machine) reconcileTables(ctx context.Context, tables []*table, dry bool
 		rep, err := m.rec.reconcile(ctx, t, dry, progress)
 		switch {
 		case err == nil:
-			if !dry {
+			if !dry && !m.auditing {
 				m.release(t)
 				m.cfg.Logger.Info("table reconciled", "table", rep.Table, "rows_scanned", rep.Scanned,
 					"keys_written", rep.Written, "keys_deleted", rep.Deleted, "keys_unchanged", rep.Unchanged,
@@ -515,10 +545,79 @@ func (m *machine) fenced(ctx context.Context) (mode, error) {
 			return m.failed(ctx, err)
 		}
 		m.cfg.Logger.Warn("a worker that had lost the lock claimed the mirror; this worker holds the lock, so it reclaims the mirror and rebuilds it", "owner", owner)
-	} else {
-		m.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
+		return modeClaim, nil
 	}
+	return m.lostClaim(ctx)
+}
+
+// lostClaim rebuilds the mirror after Redis lost the claim (restarted
+// empty, flushed, replaced), unless Redis evicted it: then Redis cannot
+// hold the mirror, which is reported, and the rebuild waits in down mode
+// with backoff instead of looping.
+func (m *machine) lostClaim(ctx context.Context) (mode, error) {
+	mem, err := m.st.memory(ctx)
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	if mem.maxmemory > 0 && mem.evicted > m.evicted {
+		reason := fmt.Sprintf("Redis cannot hold the mirror: it evicted %d keys under maxmemory %d (maxmemory-policy %s), this worker's claim among them",
+			mem.evicted-m.evicted, mem.maxmemory, mem.policy)
+		m.evicted = mem.evicted
+		if m.down.logged != reason {
+			m.cfg.Logger.Error(reason, "fix", "raise maxmemory, or set maxmemory-policy to noeviction (writes are then refused and reported) or a volatile-* policy (only ttl= keys are evicted; the audit re-adds them)")
+			m.down.logged = reason
+		}
+		m.cfg.Metrics.driftCause("", "evicted", 1)
+		if m.down.since.IsZero() {
+			m.down.since = m.now()
+		}
+		m.down.reason = reason
+		m.down.attempt++
+		m.retry.Reset(backoff(m.down.attempt, m.cfg.MaxBackoff))
+		return modeDown, nil
+	}
+	m.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
 	return modeClaim, nil
+}
+
+// audit re-verifies the next table against Redis (one per tick, so every
+// table is verified within the audit interval) and repairs what drifted:
+// keys changed, deleted or evicted in Redis, a snapshot restored.
+func (m *machine) audit(ctx context.Context) (mode, error) {
+	ts, _ := pick(m.tables, nil)
+	if len(ts) == 0 {
+		return m.next(), nil
+	}
+	t := ts[m.auditNext%len(ts)]
+	m.auditNext++
+	if m.quarantine[t] != nil {
+		// Its own retry covers it.
+		return m.next(), nil
+	}
+	m.auditing = true
+	defer func() { m.auditing = false }()
+	err := m.reconcileTables(ctx, []*table{t}, false, nil, func(t *table, rep Report) error {
+		delete(m.dirty, t)
+		m.audited(rep)
+		return nil
+	})
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	return m.next(), nil
+}
+
+// audited logs and counts the drift an audit repaired, by cause.
+func (m *machine) audited(rep Report) {
+	changed := rep.Written - rep.Missing
+	m.cfg.Metrics.driftCause(rep.Table, "changed", changed)
+	m.cfg.Metrics.driftCause(rep.Table, "missing", rep.Missing)
+	m.cfg.Metrics.driftCause(rep.Table, "extra", rep.Deleted)
+	m.cfg.Metrics.driftCause(rep.Table, "expired", rep.Expired)
+	if rep.Written+rep.Deleted > 0 {
+		m.cfg.Logger.Warn("audit repaired drift", "table", rep.Table, "keys_changed", changed, "keys_missing", rep.Missing,
+			"keys_extra", rep.Deleted, "keys_expired", rep.Expired)
+	}
 }
 
 // quarantined is a table whose last reconcile failed on its own trouble.

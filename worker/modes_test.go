@@ -71,6 +71,8 @@ type fakeMirror struct {
 	applyErr error
 	pingErr  error
 	applied  [][]write
+	ident    string
+	mem      memInfo
 }
 
 func (f *fakeMirror) claim(context.Context) error { f.claims++; f.owned_ = true; return nil }
@@ -86,6 +88,10 @@ func (f *fakeMirror) apply(_ context.Context, ws []write) error {
 	return nil
 }
 func (f *fakeMirror) ping(context.Context) error { return f.pingErr }
+func (f *fakeMirror) identity(context.Context) (string, error) {
+	return f.ident, nil
+}
+func (f *fakeMirror) memory(context.Context) (memInfo, error) { return f.mem, nil }
 func (f *fakeMirror) scan(context.Context, string, func([]string) error) error {
 	return nil
 }

@@ -21,14 +21,20 @@ import (
 
 // Report is what a reconcile of one table found and did.
 type Report struct {
-	Table     string        `json:"table"`
-	Scanned   int64         `json:"rows_scanned"`
-	Written   int64         `json:"keys_written"`
-	Deleted   int64         `json:"keys_deleted"`
-	Unchanged int64         `json:"keys_unchanged"`
-	DryRun    bool          `json:"dry_run"`
-	Duration  time.Duration `json:"duration_ns"`
-	Error     string        `json:"error,omitempty"`
+	Table     string `json:"table"`
+	Scanned   int64  `json:"rows_scanned"`
+	Written   int64  `json:"keys_written"`
+	Deleted   int64  `json:"keys_deleted"`
+	Unchanged int64  `json:"keys_unchanged"`
+	// Expired counts keys of a ttl= table that were missing (expired, as
+	// their TTL allows) and were written again: not drift.
+	Expired int64 `json:"keys_expired"`
+	// Missing counts keys written because they were missing (a subset of
+	// Written).
+	Missing  int64         `json:"keys_missing"`
+	DryRun   bool          `json:"dry_run"`
+	Duration time.Duration `json:"duration_ns"`
+	Error    string        `json:"error,omitempty"`
 }
 
 // keySet remembers the keys a snapshot rendered in 16 bytes each (two
@@ -92,20 +98,25 @@ type reconciler struct {
 func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress func(Progress)) (rep Report, err error) {
 	start := time.Now()
 	rep = Report{Table: t.Table.String(), DryRun: dry}
-	defer func() { w.cfg.Metrics.reconciled(rep, err) }()
+	defer func() {
+		w.cfg.Metrics.reconciled(rep, err)
+		w.cfg.Metrics.reconciledExpired(rep)
+	}()
 	seen := newKeySet()
 	var refused refusals
-	var written, unchanged atomic.Int64
+	var written, unchanged, expired, missing atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan [2][]string, reconcileConns)
 	for range reconcileConns {
 		g.Go(func() error {
 			for b := range batches {
-				writes, err := w.diff(gctx, t, b[0], b[1])
+				writes, exp, miss, err := w.diff(gctx, t, b[0], b[1])
 				if err != nil {
 					return err
 				}
-				written.Add(int64(len(writes)))
+				written.Add(int64(len(writes) - exp))
+				expired.Add(int64(exp))
+				missing.Add(int64(miss))
 				unchanged.Add(int64(len(b[0]) - len(writes)))
 				if !dry {
 					if err := w.store.apply(gctx, writes); err != nil {
@@ -123,7 +134,7 @@ func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress
 	if gerr := g.Wait(); gerr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = gerr
 	}
-	rep.Written, rep.Unchanged = written.Load(), unchanged.Load()
+	rep.Written, rep.Unchanged, rep.Expired, rep.Missing = written.Load(), unchanged.Load(), expired.Load(), missing.Load()
 	if err != nil {
 		return rep, err
 	}
@@ -230,25 +241,25 @@ func (w *reconciler) snapshot(ctx context.Context, t *table, seen *keySet, rep *
 	return nil
 }
 
-// diff returns the writes that make keys hold vals.
-func (w *reconciler) diff(ctx context.Context, t *table, keys, vals []string) ([]write, error) {
-	var writes []write
+// diff returns the writes that make keys hold vals, and how many of them
+// re-add a ttl= key that is missing: such a key may have expired, as its
+// TTL allows, so it is counted as expired, not as drift.
+func (w *reconciler) diff(ctx context.Context, t *table, keys, vals []string) (writes []write, expired, missing int, err error) {
 	var ttls []int64
 	if t.TTL > 0 {
-		var err error
 		if ttls, err = w.store.readTTLs(ctx, keys); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 	}
 	if t.Format == spec.FormatHash {
 		have, err := w.store.readHashes(ctx, keys)
 		if err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 		for i, k := range keys {
 			want, err := t.set(k, vals[i])
 			if err != nil {
-				return nil, err
+				return nil, 0, 0, err
 			}
 			same := want.del && have[i] == nil
 			if !want.del && have[i] != nil {
@@ -256,21 +267,33 @@ func (w *reconciler) diff(ctx context.Context, t *table, keys, vals []string) ([
 			}
 			if !same || (ttls != nil && ttls[i] == -1 && !want.del) {
 				writes = append(writes, want)
+				switch {
+				case t.TTL > 0 && have[i] == nil:
+					expired++
+				case have[i] == nil:
+					missing++
+				}
 			}
 		}
-		return writes, nil
+		return writes, expired, missing, nil
 	}
 	have, ok, err := w.store.readStrings(ctx, keys)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	for i, k := range keys {
 		if !ok[i] || have[i] != vals[i] || (ttls != nil && ttls[i] == -1) {
 			want, _ := t.set(k, vals[i])
 			writes = append(writes, want)
+			switch {
+			case t.TTL > 0 && !ok[i]:
+				expired++
+			case !ok[i]:
+				missing++
+			}
 		}
 	}
-	return writes, nil
+	return writes, expired, missing, nil
 }
 
 func fieldMap(fields []string) map[string]string {

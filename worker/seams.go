@@ -23,6 +23,9 @@ type mirror interface {
 	owner(ctx context.Context) (string, error)
 	apply(ctx context.Context, writes []write) error
 	ping(ctx context.Context) error
+	// identity changes when Redis restarts or fails over.
+	identity(ctx context.Context) (string, error)
+	memory(ctx context.Context) (memInfo, error)
 	scan(ctx context.Context, glob string, fn func([]string) error) error
 }
 

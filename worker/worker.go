@@ -309,6 +309,12 @@ func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
 	check := time.NewTicker(w.cfg.CheckInterval)
 	defer check.Stop()
 	m.checkC = check.C
+	if w.cfg.AuditInterval > 0 && oneShot == nil {
+		// One table per tick: every table is verified within the interval.
+		audit := time.NewTicker(max(w.cfg.AuditInterval/time.Duration(max(len(tables), 1)), 100*time.Millisecond))
+		defer audit.Stop()
+		m.auditC = audit.C
+	}
 	m.beat = func(ctx context.Context, c *notify.Control) { w.recordBeat(ctx, st, &m.app.log, c) }
 	m.settled = func() { w.settled = true }
 	m.report = w.setQuarantined

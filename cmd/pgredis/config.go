@@ -34,6 +34,7 @@ type env struct {
 	HeartbeatInterval time.Duration `envconfig:"PGREDIS_HEARTBEAT_INTERVAL" default:"1s"`
 	HeartbeatTimeout  time.Duration `envconfig:"PGREDIS_HEARTBEAT_TIMEOUT" default:"15s"`
 	ProgressInterval  time.Duration `envconfig:"PGREDIS_PROGRESS_INTERVAL" default:"5s"`
+	AuditInterval     time.Duration `envconfig:"PGREDIS_AUDIT_INTERVAL" default:"10m"`
 
 	RedisCluster     bool   `envconfig:"PGREDIS_REDIS_CLUSTER"`
 	SentinelMaster   string `envconfig:"PGREDIS_REDIS_SENTINEL_MASTER"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -60,6 +61,8 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 		HeartbeatInterval: e.HeartbeatInterval,
 		HeartbeatTimeout:  e.HeartbeatTimeout,
 		ProgressInterval:  e.ProgressInterval,
+		// PGREDIS_AUDIT_INTERVAL=0 turns the audit off.
+		AuditInterval: cmp.Or(e.AuditInterval, -1),
 	}, nil
 }
 
