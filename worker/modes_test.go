@@ -462,3 +462,73 @@ func value(t *testing.T, c prometheus.Metric) float64 {
 	}
 	return m.Gauge.GetValue()
 }
+
+// Item 1 (transitions): a Redis whose identity changed (restarted, failed
+// over, restored from an older snapshot) is rebuilt even though it still
+// holds this worker's claim.
+func TestModesNewRedisIdentityRebuilds(t *testing.T) {
+	r := newRig(t)
+	r.st.ident = "run-a/repl-a"
+	r.live(t)
+	if next, err := r.m.check(context.Background()); next != modeApply || err != nil {
+		t.Fatalf("check went to %s (%v), want apply", next, err)
+	}
+	r.st.ident = "run-b/repl-a"
+	if next, err := r.m.check(context.Background()); next != modeClaim || err != nil {
+		t.Fatalf("check went to %s (%v), want claim", next, err)
+	}
+}
+
+// Item 2 (transitions): a claim lost to eviction is reported and waits in
+// down mode with backoff; one lost otherwise is rebuilt at once.
+func TestModesEvictedClaimIsReported(t *testing.T) {
+	r := newRig(t)
+	r.st.mem = memInfo{maxmemory: 1 << 20, policy: "allkeys-random", evicted: 10}
+	r.live(t)
+	r.st.owned_ = false
+	if next, _ := r.m.check(context.Background()); next != modeClaim {
+		t.Fatalf("a claim lost without evictions went to %s, want claim", next)
+	}
+	r.st.mem.evicted = 500
+	if next, _ := r.m.check(context.Background()); next != modeDown {
+		t.Fatalf("a claim lost to evictions went to %s, want down", next)
+	}
+	if !strings.Contains(r.logs.String(), "Redis cannot hold the mirror") {
+		t.Fatalf("not reported:\n%s", r.logs)
+	}
+}
+
+// Item 2 (transitions): the audit reconciles one table per step, in turn,
+// and counts what it repaired by cause.
+func TestModesAuditVisitsEveryTableInTurn(t *testing.T) {
+	r := newRig(t)
+	r.live(t)
+	for range 4 {
+		r.step(t, modeAudit, modeApply)
+	}
+	if got := strings.Join(r.rec.calls, ","); got != "acct,sub,acct,sub" {
+		t.Fatalf("audit reconciled %q, want acct,sub,acct,sub", got)
+	}
+	r.m.audited(Report{Table: "public.acct", Written: 3, Missing: 1, Deleted: 2, Expired: 4})
+	for cause, want := range map[string]float64{"changed": 2, "missing": 1, "extra": 2, "expired": 4} {
+		if n := value(t, r.met.modes.drift.WithLabelValues("public.acct", cause)); n != want {
+			t.Errorf("drift %s = %v, want %v", cause, n, want)
+		}
+	}
+}
+
+// Item 3 (transitions): a value Redis refuses on its own quarantines its
+// table; the worker stays in apply mode instead of Redis-down.
+func TestModesRefusedValueQuarantinesItsTable(t *testing.T) {
+	r := newRig(t)
+	r.live(t)
+	r.st.applyErr = &refusedWrites{keys: []string{"acct:1"}, cause: errors.New("ERR Protocol error: invalid bulk length")}
+	r.send(setPayload("v1", "acct:1", "{}"), setPayload("v2", "sub:1", "{}"))
+	r.step(t, modeApply, modeApply)
+	if _, ok := r.published["public.acct"]; !ok || len(r.published) != 1 {
+		t.Fatalf("published %v, want public.acct quarantined", r.published)
+	}
+	if !strings.Contains(r.logs.String(), "key=acct:1") {
+		t.Fatalf("the key is not named:\n%s", r.logs)
+	}
+}
