@@ -60,6 +60,8 @@ type Config struct {
 	// table against Redis, repairing drift (one table at a time, paced
 	// evenly over the interval); zero takes 10m, negative turns it off.
 	AuditInterval time.Duration
+	// AuditRowsPerSecond paces the audit's reads of a table.
+	AuditRowsPerSecond int
 	// ResyncAckTimeout bounds how long a resync waits for the active
 	// worker to take its request.
 	ResyncAckTimeout time.Duration
@@ -95,6 +97,7 @@ func (c *Config) setDefaults() error {
 	defDur(&c.HeartbeatTimeout, 15*time.Second)
 	defDur(&c.ProgressInterval, 5*time.Second)
 	defDur(&c.ResyncAckTimeout, time.Minute)
+	def(&c.AuditRowsPerSecond, 20000)
 	if c.AuditInterval == 0 {
 		c.AuditInterval = 10 * time.Minute
 	}

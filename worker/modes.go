@@ -64,10 +64,18 @@ type machine struct {
 
 	checkC <-chan time.Time
 	retry  *time.Timer
-	// auditC paces the continuous audit: one table per tick.
-	auditC    <-chan time.Time
-	auditNext int
-	auditing  bool
+	// auditC paces the continuous audit: one table per tick. Each tick
+	// checks the next table with a paced dry run beside the apply loop
+	// (reads only); a table that shows drift is then reconciled in the
+	// loop, as the single writer, in audit mode.
+	auditC     <-chan time.Time
+	auditNext  int
+	auditing   bool
+	auditBusy  bool
+	auditRes   chan auditResult
+	auditStop  context.CancelFunc
+	auditDone  chan struct{}
+	auditTable *table
 	// ident is Redis's identity when this worker claimed the mirror, and
 	// evicted its evicted_keys then.
 	ident   string
@@ -106,6 +114,7 @@ func newMachine(cfg *Config, src source, st mirror, rec tableReconciler, tables 
 		settled:    func() {},
 		report:     func(map[string]string) {},
 		now:        time.Now,
+		auditRes:   make(chan auditResult, 1),
 	}
 	m.retry.Stop()
 	m.app = &applier{cfg: cfg, st: st, src: src, dirty: func(t *table) { m.dirty[t] = true }}
@@ -119,6 +128,7 @@ func newMachine(cfg *Config, src source, st mirror, rec tableReconciler, tables 
 // run steps through the modes from start until the tenure ends.
 func (m *machine) run(ctx context.Context, start mode) error {
 	defer m.retry.Stop()
+	defer m.stopAudit()
 	md := start
 	for md != modeDone {
 		next, err := m.step(ctx, md)
@@ -222,7 +232,10 @@ func (m *machine) apply(ctx context.Context) (mode, error) {
 	case <-m.checkC:
 		return m.check(ctx)
 	case <-m.auditC:
-		return modeAudit, nil
+		m.startAudit(ctx)
+		return modeApply, nil
+	case res := <-m.auditRes:
+		return m.auditChecked(res), nil
 	case p := <-m.src.payloads():
 		return m.batch(ctx, m.drain(p))
 	}
@@ -580,18 +593,70 @@ func (m *machine) lostClaim(ctx context.Context) (mode, error) {
 	return modeClaim, nil
 }
 
-// audit re-verifies the next table against Redis (one per tick, so every
-// table is verified within the audit interval) and repairs what drifted:
-// keys changed, deleted or evicted in Redis, a snapshot restored.
-func (m *machine) audit(ctx context.Context) (mode, error) {
+// auditResult is a paced dry run's finding.
+type auditResult struct {
+	t   *table
+	rep Report
+	err error
+}
+
+// startAudit checks the next table beside the apply loop: a paced dry
+// run, which only reads, so the loop goes on applying meanwhile.
+func (m *machine) startAudit(ctx context.Context) {
+	if m.auditBusy {
+		return
+	}
 	ts, _ := pick(m.tables, nil)
 	if len(ts) == 0 {
-		return m.next(), nil
+		return
 	}
 	t := ts[m.auditNext%len(ts)]
 	m.auditNext++
 	if m.quarantine[t] != nil {
-		// Its own retry covers it.
+		return // its own retry covers it
+	}
+	actx, cancel := context.WithCancel(ctx)
+	m.auditBusy, m.auditStop, m.auditDone = true, cancel, make(chan struct{})
+	go func() {
+		defer close(m.auditDone)
+		rep, err := m.rec.audit(actx, t)
+		m.auditRes <- auditResult{t: t, rep: rep, err: err}
+	}()
+}
+
+// stopAudit ends a check in flight (the tenure is over).
+func (m *machine) stopAudit() {
+	if m.auditStop != nil {
+		m.auditStop()
+		<-m.auditDone
+		m.auditStop = nil
+	}
+}
+
+// auditChecked takes a dry run's finding: drift (or a change applied
+// while it read) sends the table to audit mode to be repaired.
+func (m *machine) auditChecked(res auditResult) mode {
+	m.auditBusy = false
+	m.auditStop()
+	m.auditStop = nil
+	if res.err != nil {
+		// The apply path and the next check meet any real failure.
+		m.cfg.Logger.Debug("audit check failed", "table", res.t.Table.String(), "error", res.err)
+		return m.next()
+	}
+	if res.rep.Written+res.rep.Deleted+res.rep.Expired > 0 && m.quarantine[res.t] == nil {
+		m.auditTable = res.t
+		return modeAudit
+	}
+	return m.next()
+}
+
+// audit repairs a table its check found drifted, as the single writer,
+// and counts what it repaired by cause.
+func (m *machine) audit(ctx context.Context) (mode, error) {
+	t := m.auditTable
+	m.auditTable = nil
+	if t == nil {
 		return m.next(), nil
 	}
 	m.auditing = true

@@ -97,13 +97,26 @@ func (f *fakeMirror) scan(context.Context, string, func([]string) error) error {
 }
 
 type fakeRec struct {
-	errs  map[string]error
-	calls []string
+	mu     sync.Mutex
+	errs   map[string]error
+	calls  []string
+	audits []string
+	// drift is what an audit's dry run finds, by table name.
+	drift map[string]int64
 }
 
 func (f *fakeRec) reconcile(_ context.Context, t *table, dry bool, _ func(Progress)) (Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, t.Name)
 	return Report{Table: t.Table.String(), DryRun: dry}, f.errs[t.Name]
+}
+
+func (f *fakeRec) audit(_ context.Context, t *table) (Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.audits = append(f.audits, t.Name)
+	return Report{Table: t.Table.String(), DryRun: true, Written: f.drift[t.Name]}, nil
 }
 
 type logBuf struct {
@@ -154,7 +167,7 @@ func newRig(t *testing.T) *rig {
 	r := &rig{
 		src:  &fakeSource{payloadC: make(chan string, 256), lostC: make(chan error, 1)},
 		st:   &fakeMirror{},
-		rec:  &fakeRec{errs: map[string]error{}},
+		rec:  &fakeRec{errs: map[string]error{}, drift: map[string]int64{}},
 		logs: &logBuf{},
 		met:  NewMetrics(prometheus.NewRegistry()),
 		acct: testTable(t, "acct", "v1"),
@@ -498,16 +511,30 @@ func TestModesEvictedClaimIsReported(t *testing.T) {
 	}
 }
 
-// Item 2 (transitions): the audit reconciles one table per step, in turn,
-// and counts what it repaired by cause.
+// Item 2 (transitions): the audit checks one table per tick, in turn, with
+// a dry run beside the apply loop; only a table that shows drift is
+// reconciled in the loop, and what it repaired is counted by cause.
 func TestModesAuditVisitsEveryTableInTurn(t *testing.T) {
 	r := newRig(t)
 	r.live(t)
+	r.rec.drift["sub"] = 2
+	var next []mode
 	for range 4 {
-		r.step(t, modeAudit, modeApply)
+		r.m.startAudit(context.Background())
+		r.m.startAudit(context.Background()) // one check at a time
+		next = append(next, r.m.auditChecked(<-r.m.auditRes))
+		if next[len(next)-1] == modeAudit {
+			r.step(t, modeAudit, modeApply)
+		}
 	}
-	if got := strings.Join(r.rec.calls, ","); got != "acct,sub,acct,sub" {
-		t.Fatalf("audit reconciled %q, want acct,sub,acct,sub", got)
+	if got := strings.Join(r.rec.audits, ","); got != "acct,sub,acct,sub" {
+		t.Fatalf("audit checked %q, want acct,sub,acct,sub", got)
+	}
+	if got := fmt.Sprint(next); got != "[apply audit apply audit]" {
+		t.Fatalf("after the checks: %s, want apply, audit, apply, audit", got)
+	}
+	if got := strings.Join(r.rec.calls, ","); got != "sub,sub" {
+		t.Fatalf("audit reconciled %q, want sub,sub", got)
 	}
 	r.m.audited(Report{Table: "public.acct", Written: 3, Missing: 1, Deleted: 2, Expired: 4})
 	for cause, want := range map[string]float64{"changed": 2, "missing": 1, "extra": 2, "expired": 4} {

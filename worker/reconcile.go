@@ -95,7 +95,20 @@ type reconciler struct {
 // own apply loop), so nothing moves under it in Redis. Batches go to Redis
 // concurrently: every key appears once in a snapshot, so their order does
 // not matter, and all of them are done before reconcile returns.
-func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress func(Progress)) (rep Report, err error) {
+func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress func(Progress)) (Report, error) {
+	return w.run(ctx, t, dry, w.meter(ctx, t, progress))
+}
+
+// audit is a dry run for the continuous audit, paced to
+// AuditRowsPerSecond so it does not load PostgreSQL or Redis. It only
+// reads, so it runs beside the apply loop.
+func (w *reconciler) audit(ctx context.Context, t *table) (Report, error) {
+	m := w.meter(ctx, t, func(Progress) {})
+	m.pace, m.ctx = float64(w.cfg.AuditRowsPerSecond), ctx
+	return w.run(ctx, t, true, m)
+}
+
+func (w *reconciler) run(ctx context.Context, t *table, dry bool, progress *meter) (rep Report, err error) {
 	start := time.Now()
 	rep = Report{Table: t.Table.String(), DryRun: dry}
 	defer func() {
@@ -129,7 +142,7 @@ func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress
 			return nil
 		})
 	}
-	err = w.snapshot(gctx, t, seen, &rep, w.meter(ctx, t, progress), batches)
+	err = w.snapshot(gctx, t, seen, &rep, progress, batches)
 	close(batches)
 	if gerr := g.Wait(); gerr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = gerr

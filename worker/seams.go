@@ -51,6 +51,8 @@ type source interface {
 // tableReconciler reconciles one table (*reconciler implements it).
 type tableReconciler interface {
 	reconcile(ctx context.Context, t *table, dry bool, progress func(Progress)) (Report, error)
+	// audit is a paced dry run, safe beside the apply loop (it only reads).
+	audit(ctx context.Context, t *table) (Report, error)
 }
 
 // pgSource is the real source: a tenure's session and the worker's pool.

@@ -62,7 +62,8 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 		HeartbeatTimeout:  e.HeartbeatTimeout,
 		ProgressInterval:  e.ProgressInterval,
 		// PGREDIS_AUDIT_INTERVAL=0 turns the audit off.
-		AuditInterval: cmp.Or(e.AuditInterval, -1),
+		AuditInterval:      cmp.Or(e.AuditInterval, -1),
+		AuditRowsPerSecond: e.AuditRate,
 	}, nil
 }
 
