@@ -175,3 +175,33 @@ func TestStartTwiceAndStop(t *testing.T) {
 		t.Fatal("a stopped worker is ready")
 	}
 }
+
+// Item 4: a lock holder that never takes the request (a stalled worker)
+// makes pgredis resync fail with a one-line error after
+// ResyncAckTimeout, instead of waiting forever.
+func TestResyncTimesOutOnAStalledWorker(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, faultDDL, faultTables)
+	ctx := context.Background()
+	pgcfg, err := pgx.ParseConfig(b.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled, err := notify.Dial(ctx, pgcfg, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close(ctx)
+	if ok, err := stalled.TryLock(ctx); err != nil || !ok {
+		t.Fatalf("taking the worker lock: %v %v", ok, err)
+	}
+	cfg := b.Config(t)
+	cfg.ResyncAckTimeout = 2 * time.Second
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = worker.Resync(rctx, cfg, nil, false, nil)
+	if err == nil || rctx.Err() != nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "did not take the resync request") {
+		t.Fatalf("resync against a stalled worker: %v after %s; want a one-line timeout error", err, time.Since(start))
+	}
+}
