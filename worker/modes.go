@@ -305,7 +305,7 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 			if err != nil {
 				return m.failed(ctx, err)
 			}
-			m.tables = tables
+			m.retable(tables)
 			if t = m.tables[msg.Version]; t == nil {
 				m.cfg.Logger.Error("notification from a trigger this worker does not know; reconciling every table", "version", msg.Version)
 				return m.rebuild(ctx, batch[i+1:])
@@ -326,6 +326,28 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 		m.beat(ctx, b)
 	}
 	return m.next(), nil
+}
+
+// retable switches to a reread registry, carrying the dirty marks and
+// quarantines over by table name.
+func (m *machine) retable(tables map[string]*table) {
+	byName := map[string]*table{}
+	for _, t := range tables {
+		byName[t.Table.String()] = t
+	}
+	dirty, quarantine := m.dirty, m.quarantine
+	m.tables, m.dirty, m.quarantine = tables, map[*table]bool{}, map[*table]*quarantined{}
+	for t := range dirty {
+		if n := byName[t.Table.String()]; n != nil {
+			m.dirty[n] = true
+		}
+	}
+	for t, q := range quarantine {
+		if n := byName[t.Table.String()]; n != nil {
+			m.quarantine[n] = q
+		}
+	}
+	m.publish()
 }
 
 // control takes a control message; a resync request is acknowledged at

@@ -559,3 +559,20 @@ func TestModesRefusedValueQuarantinesItsTable(t *testing.T) {
 		t.Fatalf("the key is not named:\n%s", r.logs)
 	}
 }
+
+// A registry reread (migrate up ran) carries quarantines and dirty marks
+// over to the new tables by name, so none is reported for a table gone.
+func TestModesReloadCarriesQuarantineOver(t *testing.T) {
+	r := newRig(t)
+	r.rec.errs["acct"] = &pgconn.PgError{Code: "42703"}
+	r.live(t)
+	acct2 := testTable(t, "acct", "v3")
+	r.src.reloadFn = func() (map[string]*table, error) {
+		return map[string]*table{"v3": acct2, "v2": r.sub}, nil
+	}
+	r.send(setPayload("v3", "acct:1", "{}"))
+	r.step(t, modeApply, modeApply)
+	if r.m.quarantine[acct2] == nil || r.m.quarantine[r.acct] != nil || len(r.published) != 1 {
+		t.Fatalf("quarantine %v, published %v; want it moved to the reread table", r.m.quarantine, r.published)
+	}
+}
