@@ -208,7 +208,7 @@ func (w *Worker) Ready() error {
 		return fmt.Errorf("table %s no longer fits its spec (%s): run pgredis migrate up with a fitting PGREDIS_TABLES", unfit[0], h.Unfit[unfit[0]])
 	}
 	if q := slices.Sorted(maps.Keys(h.Quarantined)); len(q) > 0 {
-		return fmt.Errorf("table %s is quarantined, the other tables are live (%s): %s", q[0], h.Quarantined[q[0]], troubleFix(errors.New(h.Quarantined[q[0]])))
+		return fmt.Errorf("table %s is quarantined, the other tables are live: %s", q[0], h.Quarantined[q[0]])
 	}
 	if !h.Active {
 		return nil

@@ -710,6 +710,7 @@ func (m *machine) audited(rep Report) {
 // quarantined is a table whose last reconcile failed on its own trouble.
 type quarantined struct {
 	reason  string
+	fix     string
 	attempt int
 	retryAt time.Time
 }
@@ -726,7 +727,7 @@ func (m *machine) quarantineTable(t *table, err error) {
 	wait := backoff(q.attempt, max(m.cfg.MaxBackoff, time.Minute))
 	q.retryAt = m.now().Add(wait)
 	if q.reason != err.Error() {
-		q.reason = err.Error()
+		q.reason, q.fix = err.Error(), troubleFix(err)
 		args := []any{"table", t.Table.String(), "error", err, "fix", troubleFix(err), "retry_in", wait.Round(time.Millisecond).String()}
 		var ref *refusedWrites
 		if errors.As(err, &ref) {
@@ -751,7 +752,7 @@ func (m *machine) release(t *table) {
 func (m *machine) publish() {
 	out := make(map[string]string, len(m.quarantine))
 	for t, q := range m.quarantine {
-		out[t.Table.String()] = q.reason
+		out[t.Table.String()] = q.reason + "; fix: " + q.fix
 	}
 	m.report(out)
 	m.cfg.Metrics.quarantineSize(len(out))
