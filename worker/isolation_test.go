@@ -47,10 +47,23 @@ func TestUnrenderableValueQuarantinesItsTableOnly(t *testing.T) {
 	b, w, logs, reg := isolated(t, `CREATE TABLE doc (id int PRIMARY KEY, body json);
 		INSERT INTO doc VALUES (1, '{"a": 1}')`, "acct; doc")
 	b.Exec(t, `INSERT INTO doc VALUES (2, '{"note":"\u0000"}')`)
-	line := logs.Wait(t, 20*time.Second, "table quarantined", "table=public.doc")
+	b.Exec(t, `INSERT INTO doc VALUES (3, '{"b": 3}')`)
+	line := logs.Wait(t, 20*time.Second, "table quarantined", "table=public.doc", "key=doc:2")
 	if !strings.Contains(line, "22P05") {
 		t.Fatalf("the quarantine line lacks the cause: %s", line)
 	}
+	// The table's other rows stay mirrored, the bad one has no key.
+	ctx := context.Background()
+	b.Exec(t, `UPDATE doc SET body = '{"a": 2}' WHERE id = 1`)
+	testenv.Eventually(t, 10*time.Second, func() error {
+		one, _ := b.Redis.Get(ctx, "doc:1").Result()
+		n, _ := b.Redis.Exists(ctx, "doc:2", "doc:3").Result()
+		three, _ := b.Redis.Exists(ctx, "doc:3").Result()
+		if !strings.Contains(one, `"a": 2`) || n != 1 || three != 1 {
+			return fmt.Errorf("doc:1 = %q, doc:2 and doc:3 exist %d, doc:3 %d; want the good rows mirrored and doc:2 absent", one, n, three)
+		}
+		return nil
+	})
 	restore := onlyAcct(b)
 	b.Exec(t, `UPDATE acct SET v = v + 1 WHERE id < 50; DELETE FROM acct WHERE id = 60`)
 	b.WaitMirror(t, 30*time.Second)

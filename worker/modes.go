@@ -729,9 +729,8 @@ func (m *machine) quarantineTable(t *table, err error) {
 	if q.reason != err.Error() {
 		q.reason, q.fix = err.Error(), troubleFix(err)
 		args := []any{"table", t.Table.String(), "error", err, "fix", troubleFix(err), "retry_in", wait.Round(time.Millisecond).String()}
-		var ref *refusedWrites
-		if errors.As(err, &ref) {
-			args = append(args, "key", strings.Join(ref.keys, ","))
+		if keys := failedKeys(err); len(keys) > 0 {
+			args = append(args, "key", strings.Join(keys, ","))
 		}
 		m.cfg.Logger.Error("table quarantined: part of it cannot be mirrored now; everything else stays live, and it is retried with backoff", args...)
 		m.cfg.Metrics.tableQuarantined(t.Table.String())
@@ -756,6 +755,19 @@ func (m *machine) publish() {
 	}
 	m.report(out)
 	m.cfg.Metrics.quarantineSize(len(out))
+}
+
+// failedKeys names the keys a table's trouble is limited to, if known.
+func failedKeys(err error) []string {
+	var ref *refusedWrites
+	var un *unrenderable
+	switch {
+	case errors.As(err, &ref):
+		return ref.keys
+	case errors.As(err, &un):
+		return un.keys
+	}
+	return nil
 }
 
 // troubleFix names the fix for a table's own trouble.

@@ -8,10 +8,13 @@ import (
 	"hash/maphash"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -96,7 +99,15 @@ type reconciler struct {
 // concurrently: every key appears once in a snapshot, so their order does
 // not matter, and all of them are done before reconcile returns.
 func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress func(Progress)) (Report, error) {
-	return w.run(ctx, t, dry, w.meter(ctx, t, progress))
+	rep, err := w.run(ctx, t, dry, w.meter(ctx, t, progress), false)
+	if isRowTrouble(err) {
+		// A row PostgreSQL cannot render fails the whole snapshot: go
+		// row by row, so every other row is mirrored and the bad ones
+		// are named.
+		w.cfg.Logger.Warn("a row of the table cannot be rendered; reconciling it row by row to find it", "table", t.Table.String(), "error", err)
+		return w.run(ctx, t, dry, w.meter(ctx, t, progress), true)
+	}
+	return rep, err
 }
 
 // audit is a dry run for the continuous audit, paced to
@@ -105,10 +116,10 @@ func (w *reconciler) reconcile(ctx context.Context, t *table, dry bool, progress
 func (w *reconciler) audit(ctx context.Context, t *table) (Report, error) {
 	m := w.meter(ctx, t, func(Progress) {})
 	m.pace, m.ctx = float64(w.cfg.AuditRowsPerSecond), ctx
-	return w.run(ctx, t, true, m)
+	return w.run(ctx, t, true, m, false)
 }
 
-func (w *reconciler) run(ctx context.Context, t *table, dry bool, progress *meter) (rep Report, err error) {
+func (w *reconciler) run(ctx context.Context, t *table, dry bool, progress *meter, byRow bool) (rep Report, err error) {
 	start := time.Now()
 	rep = Report{Table: t.Table.String(), DryRun: dry}
 	defer func() {
@@ -142,7 +153,12 @@ func (w *reconciler) run(ctx context.Context, t *table, dry bool, progress *mete
 			return nil
 		})
 	}
-	err = w.snapshot(gctx, t, seen, &rep, progress, batches)
+	bad := &unrenderable{}
+	if byRow {
+		err = w.snapshotByRow(gctx, t, seen, &rep, progress, batches, bad)
+	} else {
+		err = w.snapshot(gctx, t, seen, &rep, progress, batches)
+	}
 	close(batches)
 	if gerr := g.Wait(); gerr != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		err = gerr
@@ -171,7 +187,107 @@ func (w *reconciler) run(ctx context.Context, t *table, dry bool, progress *mete
 		// the rest of it is exact.
 		err = refused.err()
 	}
+	if err == nil && len(bad.keys) > 0 {
+		// Their keys were not seen, so the sweep deleted any old value.
+		err = bad
+	}
 	return rep, err
+}
+
+// isRowTrouble reports a data exception (SQLSTATE class 22): a value
+// PostgreSQL cannot render, such as a json \u0000 to_jsonb rejects.
+func isRowTrouble(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")
+}
+
+// unrenderable are the keys of rows PostgreSQL cannot render.
+type unrenderable struct {
+	keys  []string
+	cause error
+}
+
+func (e *unrenderable) Error() string {
+	return fmt.Sprintf("rows of keys %s cannot be rendered: %v", strings.Join(e.keys, ", "), e.cause)
+}
+
+func (e *unrenderable) Unwrap() error { return e.cause }
+
+// snapshotByRow renders the table one row at a time (each through the
+// fetch query, by its key columns), skipping and noting the rows that
+// fail: slow, but only for a table with a row that cannot be rendered.
+func (w *reconciler) snapshotByRow(ctx context.Context, t *table, seen *keySet, rep *Report, progress *meter, batches chan<- [2][]string, bad *unrenderable) error {
+	var cols []string
+	for _, c := range t.Key.Columns() {
+		if !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = "(r." + spec.QuoteIdent(c) + ")::text"
+	}
+	rows, err := w.pool.Query(ctx, fmt.Sprintf("SELECT %s FROM %s r", strings.Join(sel, ", "), t.Table.Ident()))
+	if err != nil {
+		return fmt.Errorf("error reading table %s: %w", t.Table, err)
+	}
+	var tuples [][]any
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("error reading table %s: %w", t.Table, err)
+		}
+		tuples = append(tuples, vals)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("error reading table %s: %w", t.Table, err)
+	}
+	keys, vals := make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
+	send := func() error {
+		select {
+		case batches <- [2][]string{keys, vals}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		keys, vals = make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
+		return nil
+	}
+	for _, args := range tuples {
+		var k, v string
+		err := w.pool.QueryRow(ctx, t.FetchSQL, args...).Scan(&k, &v)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			continue
+		case isRowTrouble(err):
+			strs := make([]string, len(args))
+			for i, a := range args {
+				strs[i], _ = a.(string)
+			}
+			key, kerr := t.fetchKey(strs)
+			if kerr != nil {
+				key = strings.Join(strs, ",")
+			}
+			bad.keys, bad.cause = append(bad.keys, key), err
+			continue
+		case err != nil:
+			return fmt.Errorf("error reading table %s: %w", t.Table, err)
+		}
+		rep.Scanned++
+		progress.row(rep.Scanned)
+		seen.add(k)
+		keys, vals = append(keys, k), append(vals, v)
+		if len(keys) == reconcileBatch {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(keys) > 0 {
+		return send()
+	}
+	return nil
 }
 
 // refusals collects the keys Redis refused across a reconcile's batches.
