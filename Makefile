@@ -6,7 +6,8 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 20s
 
-.PHONY: all build install test lint unit fuzz bench bench-smoke demo clean
+
+.PHONY: all build install test lint fast unit fuzz bench bench-smoke demo clean
 
 all: build
 
@@ -29,10 +30,13 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
+fast: ## the fast tier: tests that need no server (the worker's mode transitions, parsing, decoding), in seconds
+	$(GO) test -short -count=1 ./...
+
 unit: ## the whole suite against the local PostgreSQL and Redis, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test: lint unit bench-smoke ## what CI runs
+test: lint fast unit bench-smoke ## what CI runs
 
 fuzz: ## short runs of every fuzz target (seeds in testdata/fuzz)
 	$(GO) test ./internal/spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)

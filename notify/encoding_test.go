@@ -92,7 +92,7 @@ func TestNonUTF8DatabaseRefused(t *testing.T) {
 	}
 	err = w.Start(ctx)
 	if err == nil {
-		w.Stop()
+		_ = w.Stop(ctx)
 	}
 	check("worker start", err)
 	_, err = worker.Resync(ctx, cfg, nil, false, nil)

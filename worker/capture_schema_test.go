@@ -320,7 +320,7 @@ INSERT INTO items_new SELECT g, 'new' || g FROM generate_series(3, 8) g;`, "item
 			logs.Wait(t, converge, "not captured as installed", "table=public.items", "items_old carries its trigger")
 			// The fix it names; the worker restarts on it, as after any
 			// migrate up.
-			w.Stop()
+			_ = w.Stop(context.Background())
 			b.Install(t, b.Tables)
 			startFast(t, b, nil)
 		}

@@ -20,6 +20,16 @@ import (
 // worker's write to any slot is refused from then on. A master that
 // restarts empty loses its slots' owner keys, so writes there are
 // refused and the worker rebuilds the mirror, as on a single node.
+//
+// Why every slot, and not only the slots the mirror uses, created when
+// first written: someone would have to create a slot's key on its first
+// write, and a worker that lost its lock (not knowing it yet) could be
+// first, with its old token. No script can compare that with the main
+// owner key in the same atomic step, since it lives in another slot, so
+// the stale write would pass the fence and later fence off the rightful
+// owner. Writing all of them at claim time closes that window; the cost
+// is 16384 small keys (about 1 MB) and one pipelined round trip per
+// master per claim.
 
 const numSlots = 16384
 

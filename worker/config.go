@@ -56,6 +56,15 @@ type Config struct {
 	// ProgressInterval; nil logs it.
 	Progress         func(Progress)
 	ProgressInterval time.Duration
+	// AuditInterval is how often the active worker re-verifies every
+	// table against Redis, repairing drift (one table at a time, paced
+	// evenly over the interval); zero takes 10m, negative turns it off.
+	AuditInterval time.Duration
+	// AuditRowsPerSecond paces the audit's reads of a table.
+	AuditRowsPerSecond int
+	// ResyncAckTimeout bounds how long a resync waits for the active
+	// worker to take its request.
+	ResyncAckTimeout time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -87,6 +96,11 @@ func (c *Config) setDefaults() error {
 	defDur(&c.HeartbeatInterval, time.Second)
 	defDur(&c.HeartbeatTimeout, 15*time.Second)
 	defDur(&c.ProgressInterval, 5*time.Second)
+	defDur(&c.ResyncAckTimeout, time.Minute)
+	def(&c.AuditRowsPerSecond, 20000)
+	if c.AuditInterval == 0 {
+		c.AuditInterval = 10 * time.Minute
+	}
 	if c.ApplicationName == "" {
 		c.ApplicationName = "pgredis"
 	}

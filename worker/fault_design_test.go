@@ -175,7 +175,7 @@ func TestBadInputIsLoggedAndReconciled(t *testing.T) {
 	b.Exec(t, `ALTER TABLE sub DROP COLUMN a`)
 	b.Exec(t, `UPDATE sub SET b = 'c'`)
 	logs.Wait(t, 20*time.Second, "table=public.sub", "run pgredis migrate up")
-	logs.Wait(t, 20*time.Second, "cannot reconcile table", "table=public.sub")
+	logs.Wait(t, 20*time.Second, "table quarantined", "table=public.sub")
 	// The other table stays live.
 	b.Exec(t, `UPDATE acct SET v = v + 1 WHERE id < 10`)
 	b.Specs = b.Specs[:1]

@@ -2,7 +2,9 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -111,21 +113,57 @@ func TestRedisRefusesWrites(t *testing.T) {
 	logs.Wait(t, 10*time.Second, "Redis is back")
 }
 
-// A value over Redis's proto-max-bulk-len is refused: one log line naming
-// the table and the fix, retries with backoff, and the mirror converges
-// once the limit is raised.
+// Item 3: a value over Redis's proto-max-bulk-len is refused on its own:
+// the key is reported (log naming the table, the key and the fix;
+// readiness), the rest of its table and every other table stay live, and
+// the mirror converges once the limit is raised.
 func TestRedisRefusesLargeValue(t *testing.T) {
 	t.Parallel()
 	r := testenv.StartRedis(t, "--proto-max-bulk-len", "1mb")
 	b := bundleAt(t, "", r.URL(0))
-	logs := startLogged(t, b)
+	b.Exec(t, `CREATE TABLE doc (id int PRIMARY KEY, v int); INSERT INTO doc SELECT g, g FROM generate_series(1, 20) g`)
+	b.Install(t, "acct; doc")
+	cfg := b.Config(t)
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	cfg.MaxBackoff = 500 * time.Millisecond
+	cfg.CheckInterval = 100 * time.Millisecond
+	w := b.StartWorkerWith(t, cfg)
 	b.WaitMirror(t, 30*time.Second)
 	b.Exec(t, `UPDATE acct SET note = repeat('y', 1200000) WHERE id = 5`)
-	line := logs.Wait(t, 20*time.Second, "Redis is refusing writes", "table=public.acct")
+	line := logs.Wait(t, 20*time.Second, "table quarantined", "table=public.acct", "key=acct:5")
 	if !strings.Contains(line, "proto-max-bulk-len") {
 		t.Fatalf("log line lacks the fix: %s", line)
 	}
-	if err := b.Redis.ConfigSet(context.Background(), "proto-max-bulk-len", "64mb").Err(); err != nil {
+	if lines := logs.Lines("Redis is refusing writes"); len(lines) > 0 {
+		t.Fatalf("one refused value stopped the mirror:\n%s", strings.Join(lines, "\n"))
+	}
+	// The rest of acct and all of doc stay live.
+	b.Exec(t, `UPDATE acct SET v = v + 7 WHERE id = 6; UPDATE doc SET v = v * 3`)
+	specs, outside := b.Specs, b.Outside
+	b.Specs = b.Specs[1:]
+	b.Outside = func(k string) bool { return strings.HasPrefix(k, "acct:") }
+	b.WaitMirror(t, 30*time.Second)
+	b.Specs, b.Outside = specs, outside
+	ctx := context.Background()
+	testenv.Eventually(t, 10*time.Second, func() error {
+		exp, err := b.Expect(ctx)
+		if err != nil {
+			return err
+		}
+		got, _ := b.Redis.Get(ctx, "acct:6").Result()
+		var g, e any
+		_ = json.Unmarshal([]byte(got), &g)
+		_ = json.Unmarshal([]byte(exp.Strings["acct:6"]), &e)
+		if !reflect.DeepEqual(g, e) {
+			return fmt.Errorf("acct:6 = %q, want %q", got, exp.Strings["acct:6"])
+		}
+		return nil
+	})
+	if err := w.Ready(); err == nil || !strings.Contains(err.Error(), "acct:5") {
+		t.Fatalf("readiness %v, want it to name acct:5", err)
+	}
+	if err := b.Redis.ConfigSet(ctx, "proto-max-bulk-len", "64mb").Err(); err != nil {
 		t.Fatal(err)
 	}
 	b.WaitMirror(t, 30*time.Second)

@@ -86,7 +86,7 @@ func TestFaultManyWorkers(t *testing.T) {
 
 	// The active one stops (a deploy); a standby takes over.
 	stopped := time.Now()
-	ws[first].Stop()
+	_ = ws[first].Stop(context.Background())
 	var second int
 	testenv.Eventually(t, 10*time.Second, func() error {
 		second, err = activeOne(ws)

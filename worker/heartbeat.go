@@ -34,6 +34,10 @@ type Health struct {
 	// Unfit maps a table that no longer fits its installed spec (a column
 	// dropped or renamed since migrate up) to the reason.
 	Unfit map[string]string
+	// Quarantined maps a table the active worker cannot mirror now (its
+	// last reconcile failed on the table's own trouble) to the reason;
+	// the other tables stay live.
+	Quarantined map[string]string
 }
 
 // monitor probes both stores and, while the worker is active, sends
@@ -53,12 +57,12 @@ type monitor struct {
 	h  Health
 }
 
-func (w *Worker) startMonitor(ctx context.Context) {
+func (w *Worker) startMonitor(ctx context.Context, runDone <-chan struct{}) {
 	w.mon.id = newToken()
 	w.mon.done = make(chan struct{})
 	go func() {
 		defer close(w.mon.done)
-		w.monitorLoop(ctx)
+		w.monitorLoop(ctx, runDone)
 	}()
 }
 
@@ -68,7 +72,7 @@ func (w *Worker) waitMonitor() {
 	}
 }
 
-func (w *Worker) monitorLoop(ctx context.Context) {
+func (w *Worker) monitorLoop(ctx context.Context, runDone <-chan struct{}) {
 	tick := time.NewTicker(w.cfg.HeartbeatInterval)
 	defer tick.Stop()
 	for {
@@ -76,7 +80,7 @@ func (w *Worker) monitorLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-w.done:
+		case <-runDone:
 			return
 		case <-tick.C:
 		}
@@ -111,6 +115,7 @@ func (w *Worker) probe(ctx context.Context) {
 	w.mon.mu.Lock()
 	h := &w.mon.h
 	if shapeChecked {
+		w.logUnfit(h.Unfit, unfit)
 		h.Unfit = unfit
 	}
 	h.Probed = true
@@ -125,20 +130,44 @@ func (w *Worker) probe(ctx context.Context) {
 	w.cfg.Metrics.probed(snap, queue, pgErr == nil)
 }
 
-// unfitTables checks every installed table still renders as installed.
+// unfitTables checks every configured table is still installed (its
+// registry entry and triggers there: migrate down, or a trigger dropped by
+// hand, leave a worker that mirrors nothing) and renders as installed.
 func (w *Worker) unfitTables(ctx context.Context) map[string]string {
 	installed, err := notify.LoadInstalled(ctx, w.pool)
 	if err != nil {
 		return nil
 	}
-	unfit := map[string]string{}
+	byName := map[string]notify.Installed{}
 	for _, in := range installed {
+		byName[in.Table.String()] = in
+	}
+	unfit := map[string]string{}
+	for _, st := range w.cfg.Tables {
+		in, ok := byName[st.String()]
+		if !ok {
+			unfit[st.String()] = "its pgredis trigger and registry entry are gone (pgredis migrate down ran, or the pgredis schema was dropped), so its changes are not mirrored"
+			continue
+		}
+		if n, err := notify.TriggersInstalled(ctx, w.pool, st); err == nil && n < len(notify.TriggerNames()) {
+			unfit[st.String()] = fmt.Sprintf("%d of its %d pgredis triggers are missing (dropped by hand?), so some of its changes are not mirrored", len(notify.TriggerNames())-n, len(notify.TriggerNames()))
+			continue
+		}
 		if _, err := notify.Resolve(ctx, w.pool, []spec.Table{in.Table}, ""); err != nil {
-			unfit[in.Table.String()] = err.Error()
+			unfit[st.String()] = err.Error()
 		}
 	}
 	w.checkCapture(ctx, installed, unfit)
 	return unfit
+}
+
+// logUnfit logs each table that newly stopped fitting, once.
+func (w *Worker) logUnfit(before, now map[string]string) {
+	for _, name := range slices.Sorted(maps.Keys(now)) {
+		if before[name] != now[name] {
+			w.cfg.Logger.Error("table cannot be mirrored as installed; run pgredis migrate up with a fitting PGREDIS_TABLES", "table", name, "reason", now[name])
+		}
+	}
 }
 
 func errString(err error) string {
@@ -181,6 +210,9 @@ func (w *Worker) Ready() error {
 	if unfit := slices.Sorted(maps.Keys(h.Unfit)); len(unfit) > 0 {
 		return fmt.Errorf("table %s no longer fits its spec (%s): run pgredis migrate up with a fitting PGREDIS_TABLES", unfit[0], h.Unfit[unfit[0]])
 	}
+	if q := slices.Sorted(maps.Keys(h.Quarantined)); len(q) > 0 {
+		return fmt.Errorf("table %s is quarantined, the other tables are live: %s", q[0], h.Quarantined[q[0]])
+	}
 	if !h.Active {
 		return nil
 	}
@@ -207,36 +239,47 @@ type Status struct {
 	LastChangeAt  time.Time `json:"last_change_at,omitzero"`
 	LastAppliedAt time.Time `json:"last_applied_at,omitzero"`
 	LagSeconds    float64   `json:"lag_seconds"`
+	// Quarantined maps a table the worker cannot mirror now to the reason.
+	Quarantined map[string]string `json:"quarantined,omitempty"`
 }
 
 // StatusKey is where the active worker keeps its Status.
 func StatusKey(prefix string) string { return prefix + "status" }
 
-// beat handles a heartbeat that came back through LISTEN: the changes
-// before it are flushed, so writing the status key through the fenced
-// store proves Redis takes this worker's writes now.
-func (a *active) beat(ctx context.Context, c *notify.Control) error {
-	if c.ID != a.mon.id || a.once != nil {
-		return nil
+// setQuarantined publishes the active worker's quarantined tables.
+func (w *Worker) setQuarantined(q map[string]string) {
+	w.mon.mu.Lock()
+	w.mon.h.Quarantined = q
+	w.mon.mu.Unlock()
+}
+
+// recordBeat handles a heartbeat that came back through LISTEN: the
+// changes before it are flushed, so writing the status key through the
+// fenced store proves Redis takes this worker's writes now.
+func (w *Worker) recordBeat(ctx context.Context, st mirror, log *appliedLog, c *notify.Control) {
+	if w.mon.id == "" || c.ID != w.mon.id {
+		return
 	}
 	now := time.Now()
 	host, _ := os.Hostname()
-	st := Status{Worker: a.cfg.ApplicationName, Host: host, PID: os.Getpid(), BeatAt: now.UTC(),
-		LastChangeAt: a.log.last.UTC(), LastAppliedAt: a.log.lastAt.UTC()}
-	if !a.log.last.IsZero() {
-		st.LagSeconds = a.log.lastAt.Sub(a.log.last).Seconds()
+	stat := Status{Worker: w.cfg.ApplicationName, Host: host, PID: os.Getpid(), BeatAt: now.UTC(),
+		LastChangeAt: log.last.UTC(), LastAppliedAt: log.lastAt.UTC()}
+	if !log.last.IsZero() {
+		stat.LagSeconds = log.lastAt.Sub(log.last).Seconds()
 	}
-	b, _ := json.Marshal(st)
+	w.mon.mu.Lock()
+	stat.Quarantined = w.mon.h.Quarantined
+	w.mon.mu.Unlock()
+	b, _ := json.Marshal(stat)
 	// A failed write leaves the beat unrecorded, which readiness reports;
 	// the apply path's own writes raise the failure (with the table they
 	// were for), so the status key never decides the worker's mode.
-	if err := a.store.apply(ctx, []write{{key: StatusKey(a.cfg.StatePrefix), value: string(b)}}); err != nil {
-		a.cfg.Logger.Debug("heartbeat not applied", "error", err)
-		return nil
+	if err := st.apply(ctx, []write{{key: StatusKey(w.cfg.StatePrefix), value: string(b)}}); err != nil {
+		w.cfg.Logger.Debug("heartbeat not applied", "error", err)
+		return
 	}
-	a.mon.mu.Lock()
-	a.mon.h.LastBeat = now
-	a.mon.mu.Unlock()
-	a.cfg.Metrics.beatApplied(c, now)
-	return nil
+	w.mon.mu.Lock()
+	w.mon.h.LastBeat = now
+	w.mon.mu.Unlock()
+	w.cfg.Metrics.beatApplied(c, now)
 }

@@ -40,6 +40,7 @@ type Metrics struct {
 		rtt  float64 // round trip of the newest beat that came back
 	}
 	unfit *prometheus.GaugeVec
+	modes *modeMetrics
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg.
@@ -128,6 +129,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.active, m.up, m.queueUsage, m.heartbeatAge, m.heartbeatsSent,
 		m.reconcileDuration, m.deferredTotal, m.tableLastChange, m.tableLag, m.pipelineLag)
 	m.unfit = newUnfitGauge(reg)
+	m.modes = newModeMetrics(reg)
 	return m
 }
 
@@ -328,7 +330,7 @@ func opName(op notify.Op) string {
 
 // committed records that everything noted since the last call reached
 // Redis, in a batch of writes Redis writes.
-func (a *active) committed(writes int) {
+func (a *applier) committed(writes int) {
 	a.cfg.Metrics.applied(a.log.counts, a.log.stamps, a.log.newest, writes)
 	a.logBatch(writes)
 	for _, s := range a.log.stamps {

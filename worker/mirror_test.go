@@ -297,7 +297,7 @@ INSERT INTO keyed VALUES ('x', 1, 'v');`,
 	}
 
 	// migrate up with a fitting spec (the worker restarts with it) repairs.
-	w.Stop()
+	_ = w.Stop(context.Background())
 	b.Install(t, "doc; sub format=hash columns=id,a2; keyed key=k:{code2}")
 	startListening(t, b)
 	b.WaitMirror(t, converge)

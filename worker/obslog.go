@@ -15,21 +15,25 @@ import (
 // logResync logs a resync another process asked this worker for, when it
 // starts and (through the returned func) when it was served; request_id
 // is the one the requesting pgredis resync logs.
-func (a *active) logResync(c *notify.Control, start time.Time) func() {
+func (m *machine) logResync(c *notify.Control, picked []*table, start time.Time) func() {
 	tables := "all"
 	if len(c.Tables) > 0 {
-		tables = strings.Join(c.Tables, ",")
+		names := make([]string, len(picked))
+		for i, t := range picked {
+			names[i] = t.Table.String()
+		}
+		tables = strings.Join(names, ",")
 	}
-	a.cfg.Logger.Info("resync requested", "request_id", c.ID, "tables", tables, "dry_run", c.DryRun)
+	m.cfg.Logger.Info("resync requested", "request_id", c.ID, "tables", tables, "dry_run", c.DryRun)
 	return func() {
-		a.cfg.Logger.Info("resync served", "request_id", c.ID, "tables", tables, "dry_run", c.DryRun,
+		m.cfg.Logger.Info("resync served", "request_id", c.ID, "tables", tables, "dry_run", c.DryRun,
 			"duration_seconds", time.Since(start))
 	}
 }
 
 // logBatch says at debug level what a batch applied: how many Redis
 // writes, and the changes by table and operation.
-func (a *active) logBatch(writes int) {
+func (a *applier) logBatch(writes int) {
 	log := a.cfg.Logger
 	if len(a.log.counts) == 0 || !log.Enabled(context.Background(), slog.LevelDebug) {
 		return
@@ -54,12 +58,12 @@ func (a *active) logBatch(writes int) {
 // observeReconcile counts a finished reconcile and logs it at debug level
 // (the apply loop logs the ones it runs at info; this covers every path:
 // start-up, a rebuild, a resync asked for or run alone, dry runs).
-func (a *active) observeReconcile(rep Report, err error) {
-	a.cfg.Metrics.reconciled(rep, err)
+func (w *reconciler) observeReconcile(rep Report, err error) {
+	w.cfg.Metrics.reconciled(rep, err)
 	args := []any{"table", rep.Table, "dry_run", rep.DryRun, "rows_scanned", rep.Scanned, "keys_written", rep.Written,
 		"keys_deleted", rep.Deleted, "keys_unchanged", rep.Unchanged, "duration_seconds", rep.Duration}
 	if err != nil {
 		args = append(args, "error", err)
 	}
-	a.cfg.Logger.Debug("reconcile finished", args...)
+	w.cfg.Logger.Debug("reconcile finished", args...)
 }

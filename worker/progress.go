@@ -36,6 +36,11 @@ func (p Progress) ETA() time.Duration {
 // meter reports a reconcile's progress every ProgressInterval: to the
 // resync that asked for it, to Config.Progress, or else as a log line.
 type meter struct {
+	// pace, when set, holds the rows read to this many per second (the
+	// audit's dry runs), sleeping in ctx.
+	pace float64
+	ctx  context.Context
+
 	fn    func(Progress)
 	p     Progress
 	start time.Time
@@ -43,8 +48,7 @@ type meter struct {
 	every time.Duration
 }
 
-func (a *active) meter(ctx context.Context, t *table) *meter {
-	fn := a.onProgress
+func (a *reconciler) meter(ctx context.Context, t *table, fn func(Progress)) *meter {
 	if fn == nil {
 		fn = a.cfg.Progress
 	}
@@ -69,6 +73,15 @@ func (a *active) meter(ctx context.Context, t *table) *meter {
 func (m *meter) row(done int64) {
 	if done&255 != 0 {
 		return
+	}
+	if m.pace > 0 {
+		due := m.start.Add(time.Duration(float64(done) / m.pace * float64(time.Second)))
+		if wait := time.Until(due); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-m.ctx.Done():
+			}
+		}
 	}
 	if now := time.Now(); now.After(m.next) {
 		m.p.Done, m.p.Elapsed = done, now.Sub(m.start)

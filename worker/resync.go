@@ -20,10 +20,10 @@ import (
 // until a marker it sent after the reconcile comes back. Safe to run
 // twice at once: the second waits for the lock or the active worker.
 func Resync(ctx context.Context, cfg Config, names []string, dryRun bool, progress func(Report)) ([]Report, error) {
-	if err := cfg.setDefaults(); err != nil {
+	w, err := New(cfg)
+	if err != nil {
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, done: make(chan struct{})}
 	if err := w.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -55,48 +55,13 @@ func (w *Worker) pickNames(ctx context.Context, names []string) ([]*table, error
 	if err != nil {
 		return nil, err
 	}
-	a := &active{Worker: w, tables: tables}
-	return a.pick(names)
+	return pick(tables, names)
 }
 
 func (w *Worker) resyncSelf(ctx context.Context, names []string, dryRun bool) ([]Report, error) {
 	o := &oneShot{names: names, dryRun: dryRun, mark: newToken()}
 	err := w.tenure(ctx, o)
 	return o.reports, err
-}
-
-func (a *active) runOneShot(ctx context.Context) error {
-	o := a.once
-	tables, err := a.pick(o.names)
-	if err != nil {
-		return fatalError{err}
-	}
-	if !o.dryRun {
-		if err := a.checkSession(ctx); err != nil {
-			return err
-		}
-		if err := a.store.claim(ctx); err != nil {
-			return err
-		}
-	}
-	for _, t := range tables {
-		rep, err := a.reconcile(ctx, t, o.dryRun)
-		if err != nil {
-			if !isShapeError(err) {
-				return err
-			}
-			rep.Error = err.Error()
-		}
-		o.reports = append(o.reports, rep)
-	}
-	if o.dryRun {
-		return nil
-	}
-	mark := notify.Control{Kind: "mark", ID: o.mark}
-	if _, err := a.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.Channel, mark.Encode()); err != nil {
-		return pgErr(fmt.Errorf("error sending the resync marker: %w", err))
-	}
-	return nil
 }
 
 // resyncViaWorker asks the active worker to reconcile and collects its
@@ -136,10 +101,19 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 	var reports []Report
 	poll := time.NewTicker(w.cfg.StandbyPoll)
 	defer poll.Stop()
+	// Until the worker acknowledges the request, silence is bounded: a
+	// worker that never reads it (stalled, or busy in a long rebuild)
+	// fails the resync with a reason instead of hanging a cron job. Once
+	// acknowledged, the worker answers every request it took, and the
+	// holder is watched in case it dies first.
+	ack := time.NewTimer(w.cfg.ResyncAckTimeout)
+	defer ack.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return reports, ctx.Err()
+		case <-ack.C:
+			return reports, fmt.Errorf("the active worker (backend pid %d) did not take the resync request within %s: see its log (a long rebuild, or Redis refusing writes) and retry", holder.PID, w.cfg.ResyncAckTimeout)
 		case err := <-lost:
 			return reports, err
 		case <-poll.C:
@@ -158,6 +132,9 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 			var m replyMsg
 			if err := json.Unmarshal([]byte(body), &m); err != nil {
 				return reports, fmt.Errorf("unreadable reply from the worker: %w", err)
+			}
+			if m.Accepted {
+				ack.Stop()
 			}
 			if m.Progress != nil && w.cfg.Progress != nil {
 				w.cfg.Progress(*m.Progress)

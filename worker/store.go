@@ -82,7 +82,8 @@ func newToken() string {
 }
 
 // claim makes this worker the mirror's owner. Only the lock holder calls it.
-func (s *store) claim(ctx context.Context) error {
+func (s *store) claim(ctx context.Context) (err error) {
+	defer func() { err = redisErr(err) }()
 	s.token = newToken()
 	if c, ok := s.cluster(); ok {
 		if err := s.claimSlots(ctx, c); err != nil {
@@ -96,7 +97,8 @@ func (s *store) claim(ctx context.Context) error {
 }
 
 // owned reports whether the owner key still holds this worker's token.
-func (s *store) owned(ctx context.Context) (bool, error) {
+func (s *store) owned(ctx context.Context) (_ bool, err error) {
+	defer func() { err = redisErr(err) }()
 	v, err := s.rdb.Get(ctx, s.ownerKey).Result()
 	if errors.Is(err, redis.Nil) {
 		return false, nil
@@ -110,11 +112,88 @@ func (s *store) owned(ctx context.Context) (bool, error) {
 	return v == s.token, nil
 }
 
+// ping checks Redis answers.
+func (s *store) ping(ctx context.Context) error {
+	return redisErr(s.rdb.Ping(ctx).Err())
+}
+
+// owner returns the token that holds the mirror when it is another
+// worker's; "" when it is this worker's or nobody's.
+func (s *store) owner(ctx context.Context) (_ string, err error) {
+	defer func() { err = redisErr(err) }()
+	v, err := s.rdb.Get(ctx, s.ownerKey).Result()
+	if errors.Is(err, redis.Nil) || v == s.token {
+		return "", nil
+	}
+	return v, err
+}
+
 // maxScriptKeys bounds one script call; several calls share a pipeline.
 const maxScriptKeys = 1000
 
 // apply writes a batch in one round trip, fenced by the owner token.
 func (s *store) apply(ctx context.Context, writes []write) error {
+	err := redisErr(s.applyOnce(ctx, writes))
+	if err == nil || !isValueRefusal(err) {
+		return err
+	}
+	return s.isolate(ctx, writes, err)
+}
+
+// isolate applies writes one by one after Redis refused a batch for one
+// of its values (over proto-max-bulk-len, say): every other write is
+// applied, and each refused key is deleted, so no older value stays under
+// it. It returns the refused keys, which are their table's trouble, not
+// an outage.
+func (s *store) isolate(ctx context.Context, writes []write, cause error) error {
+	ref := &refusedWrites{cause: errors.Unwrap(cause)}
+	var dels []write
+	for _, w := range writes {
+		err := redisErr(s.applyOnce(ctx, []write{w}))
+		switch {
+		case err == nil:
+		case isValueRefusal(err):
+			ref.keys = append(ref.keys, w.key)
+			ref.cause = errors.Unwrap(err) // the refusal, not marked as an outage
+			dels = append(dels, write{key: w.key, del: true})
+		default:
+			return err
+		}
+	}
+	if len(ref.keys) == 0 {
+		return nil
+	}
+	if err := redisErr(s.applyOnce(ctx, dels)); err != nil {
+		return err
+	}
+	return ref
+}
+
+// refusedWrites are keys whose value Redis refuses on its own (the rest
+// of their batch was applied).
+type refusedWrites struct {
+	keys  []string
+	cause error
+}
+
+func (e *refusedWrites) Error() string {
+	return fmt.Sprintf("Redis refused the value of key %s (%v)", strings.Join(e.keys, ", "), e.cause)
+}
+
+func (e *refusedWrites) Unwrap() error { return e.cause }
+
+// isValueRefusal reports Redis refusing a command for the size of a value
+// it carries, which no retry fixes.
+func isValueRefusal(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := rerr.Error()
+	return strings.Contains(msg, "invalid bulk length") || strings.Contains(msg, "exceeds maximum allowed size") || strings.Contains(msg, "string exceeds")
+}
+
+func (s *store) applyOnce(ctx context.Context, writes []write) error {
 	if len(writes) == 0 {
 		return nil
 	}
@@ -171,6 +250,7 @@ func (s *store) execScripts(ctx context.Context, pipe redis.Pipeliner, cmds []*r
 // readStrings returns the keys' string values; ok[i] is false for a key
 // that is missing or not a string.
 func (s *store) readStrings(ctx context.Context, keys []string) (vals []string, ok []bool, err error) {
+	defer func() { err = redisErr(err) }()
 	if _, cluster := s.cluster(); cluster {
 		return s.readStringsEach(ctx, keys)
 	}
@@ -188,13 +268,14 @@ func (s *store) readStrings(ctx context.Context, keys []string) (vals []string, 
 }
 
 // readHashes returns the keys' hashes; nil for a missing key or another type.
-func (s *store) readHashes(ctx context.Context, keys []string) ([]map[string]string, error) {
+func (s *store) readHashes(ctx context.Context, keys []string) (_ []map[string]string, err error) {
+	defer func() { err = redisErr(err) }()
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(keys))
 	for i, k := range keys {
 		cmds[i] = pipe.HGetAll(ctx, k)
 	}
-	_, err := pipe.Exec(ctx)
+	_, err = pipe.Exec(ctx)
 	out := make([]map[string]string, len(keys))
 	for i, c := range cmds {
 		m, cerr := c.Result()
@@ -215,7 +296,8 @@ func (s *store) readHashes(ctx context.Context, keys []string) ([]map[string]str
 }
 
 // readTTLs returns the keys' remaining lifetimes (-1: none, -2: missing).
-func (s *store) readTTLs(ctx context.Context, keys []string) ([]int64, error) {
+func (s *store) readTTLs(ctx context.Context, keys []string) (_ []int64, err error) {
+	defer func() { err = redisErr(err) }()
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.DurationCmd, len(keys))
 	for i, k := range keys {
@@ -232,7 +314,8 @@ func (s *store) readTTLs(ctx context.Context, keys []string) ([]int64, error) {
 }
 
 // scan calls fn with batches of the keys matching glob.
-func (s *store) scan(ctx context.Context, glob string, fn func([]string) error) error {
+func (s *store) scan(ctx context.Context, glob string, fn func([]string) error) (err error) {
+	defer func() { err = redisErr(err) }()
 	scanOne := func(ctx context.Context, c *redis.Client) error {
 		var cursor uint64
 		for {

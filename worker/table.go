@@ -51,7 +51,7 @@ func (t *table) set(key, value string) (write, error) {
 	}
 	var m map[string]string
 	if err := json.Unmarshal([]byte(value), &m); err != nil {
-		return write{}, fmt.Errorf("hash value for %s key %q is not a JSON object of strings: %w", t.Table, key, err)
+		return write{}, renderError{fmt.Errorf("hash value for %s key %q is not a JSON object of strings: %w", t.Table, key, err)}
 	}
 	w.hash, w.value = true, ""
 	w.fields = make([]string, 0, 2*len(m))

@@ -22,9 +22,11 @@ type Worker struct {
 	cfg  Config
 	pool *pgxpool.Pool
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	active atomic.Bool
+	started atomic.Bool
+	stopMu  sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	active  atomic.Bool
 	// settled is set by a tenure that reconciled and ran healthy, so the
 	// reconnect backoff starts over (only the run goroutine uses it).
 	settled bool
@@ -93,7 +95,7 @@ func (w *Worker) connect(ctx context.Context) error {
 func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 	installed, err := notify.LoadInstalled(ctx, w.pool)
 	if err != nil {
-		return nil, pgErr(err)
+		return nil, err
 	}
 	byName := map[string]notify.Installed{}
 	for _, in := range installed {
@@ -109,7 +111,7 @@ func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 		// in another order is the same spec.
 		same, err := notify.SameSpec(ctx, w.pool, st, in)
 		if err != nil {
-			return nil, pgErr(err)
+			return nil, err
 		}
 		if !same {
 			return nil, fatalError{registryMismatch{fmt.Sprintf("table %s is installed as '%s' but PGREDIS_TABLES says '%s'", st, in.Table.Written(), st.Written())}}
@@ -158,27 +160,51 @@ func (w *Worker) checkShape(ctx context.Context, installed []notify.Installed) {
 }
 
 // Start connects and checks the configuration (giving up after 30s), then
-// runs in the background until Stop or ctx ends.
+// runs in the background until Stop or ctx ends. A Worker starts once.
 func (w *Worker) Start(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("the worker was already started: a Worker runs once, create another with worker.New")
+	}
 	connectCtx, cancelConnect := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelConnect()
 	if err := w.connect(connectCtx); err != nil {
+		w.started.Store(false)
 		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
+	w.stopMu.Lock()
 	w.cancel = cancel
-	go w.run(runCtx)
-	w.startMonitor(runCtx)
+	w.stopMu.Unlock()
+	runDone := make(chan struct{})
+	w.startMonitor(runCtx, runDone)
+	go func() {
+		w.run(runCtx)
+		close(runDone)
+		// The pool closes only after the monitor, which probes it, ended.
+		w.waitMonitor()
+		w.pool.Close()
+		close(w.done)
+	}()
 	return nil
 }
 
 // Stop ends the worker: an in-flight batch is abandoned (the next worker's
-// reconcile re-derives it), the lock released. It returns when done.
-func (w *Worker) Stop() {
-	if w.cancel != nil {
-		w.cancel()
-		<-w.done
-		w.waitMonitor()
+// reconcile re-derives it), the lock released. It returns when done, or
+// with an error when ctx ends first. Stopping a worker never started, or
+// stopped, does nothing.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.stopMu.Lock()
+	cancel := w.cancel
+	w.stopMu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("error stopping the worker: %w", ctx.Err())
 	}
 }
 
@@ -196,8 +222,6 @@ func (w *Worker) Err() error {
 func (w *Worker) Active() bool { return w.active.Load() }
 
 func (w *Worker) run(ctx context.Context) {
-	defer close(w.done)
-	defer w.pool.Close()
 	log := w.cfg.Logger
 	var failures int
 	for {
@@ -298,15 +322,28 @@ func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
 	if oneShot == nil {
 		w.cfg.Logger.Info("worker is active", "backend_pid", sess.PID())
 	}
-	a := &active{
-		Worker: w,
-		sess:   sess,
-		store:  &store{rdb: w.cfg.Redis, ownerKey: w.cfg.StatePrefix + "owner"},
-		tables: tables,
-		lost:   lost,
-		once:   oneShot,
+	st := &store{rdb: w.cfg.Redis, ownerKey: w.cfg.StatePrefix + "owner"}
+	m := newMachine(&w.cfg, &pgSource{w: w, sess: sess, lostCh: lost}, st,
+		&reconciler{cfg: &w.cfg, pool: w.pool, store: st}, tables)
+	m.once = oneShot
+	check := time.NewTicker(w.cfg.CheckInterval)
+	defer check.Stop()
+	m.checkC = check.C
+	if w.cfg.AuditInterval > 0 && oneShot == nil {
+		// One table per tick: every table is verified within the interval.
+		audit := time.NewTicker(max(w.cfg.AuditInterval/time.Duration(max(len(tables), 1)), 100*time.Millisecond))
+		defer audit.Stop()
+		m.auditC = audit.C
 	}
-	return a.loop(ctx)
+	m.beat = func(ctx context.Context, c *notify.Control) { w.recordBeat(ctx, st, &m.app.log, c) }
+	m.settled = func() { w.settled = true }
+	m.report = w.setQuarantined
+	m.regenerate = func(ctx context.Context, t spec.Table) (bool, error) { return notify.Regenerate(ctx, w.pool, t) }
+	defer w.setQuarantined(nil)
+	if oneShot != nil {
+		return m.run(ctx, modeOneShot)
+	}
+	return m.run(ctx, modeClaim)
 }
 
 var errLocked = errors.New("another worker holds the lock")

@@ -37,6 +37,8 @@ type env struct {
 	HeartbeatInterval time.Duration `envconfig:"PGREDIS_HEARTBEAT_INTERVAL" default:"1s"`
 	HeartbeatTimeout  time.Duration `envconfig:"PGREDIS_HEARTBEAT_TIMEOUT" default:"15s"`
 	ProgressInterval  time.Duration `envconfig:"PGREDIS_PROGRESS_INTERVAL" default:"5s"`
+	AuditInterval     time.Duration `envconfig:"PGREDIS_AUDIT_INTERVAL" default:"10m"`
+	AuditRate         int           `envconfig:"PGREDIS_AUDIT_ROWS_PER_SECOND" default:"20000"`
 
 	RedisCluster     bool   `envconfig:"PGREDIS_REDIS_CLUSTER"`
 	SentinelMaster   string `envconfig:"PGREDIS_REDIS_SENTINEL_MASTER"`

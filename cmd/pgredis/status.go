@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,8 @@ type workerStatus struct {
 	// last heartbeat was sent is in Redis, and the heartbeat was applied
 	// this long ago.
 	LagNowSeconds *float64 `json:"lag_now_seconds,omitempty"`
+	// Quarantined: tables the worker cannot mirror now, with the reason.
+	Quarantined map[string]string `json:"quarantined,omitempty"`
 }
 
 func runStatus(ctx context.Context, args []string, stdout io.Writer) error {
@@ -210,6 +213,7 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 			rep.RedisError = err.Error()
 		} else if found {
 			rep.Worker.HeartbeatAt = &st.BeatAt
+			rep.Worker.Quarantined = st.Quarantined
 			if !st.LastChangeAt.IsZero() {
 				rep.Worker.LastChangeAt, rep.Worker.LastAppliedAt = &st.LastChangeAt, &st.LastAppliedAt
 				rep.Worker.LagSeconds = &st.LagSeconds
@@ -343,6 +347,9 @@ func printStatus(w io.Writer, rep *statusReport) {
 	}
 	if ws.HeartbeatAt != nil {
 		fmt.Fprintf(w, "last heartbeat: %s (%s ago)\n", ws.HeartbeatAt.Format(time.RFC3339Nano), time.Since(*ws.HeartbeatAt).Round(time.Millisecond))
+	}
+	for _, t := range slices.Sorted(maps.Keys(ws.Quarantined)) {
+		fmt.Fprintf(w, "table %s: quarantined (%s)\n", t, ws.Quarantined[t])
 	}
 	if ws.LagNowSeconds != nil {
 		fmt.Fprintf(w, "lag now: at most %s (every change committed before the last heartbeat is in Redis)\n",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -60,6 +61,9 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 		HeartbeatInterval: e.HeartbeatInterval,
 		HeartbeatTimeout:  e.HeartbeatTimeout,
 		ProgressInterval:  e.ProgressInterval,
+		// PGREDIS_AUDIT_INTERVAL=0 turns the audit off.
+		AuditInterval:      cmp.Or(e.AuditInterval, -1),
+		AuditRowsPerSecond: e.AuditRate,
 	}, nil
 }
 
@@ -120,7 +124,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer) error {
 	}()
 	cfg.Logger.Info("stopping worker")
 	stopped := make(chan struct{})
-	go func() { w.Stop(); close(stopped) }()
+	go func() { _ = w.Stop(context.Background()); close(stopped) }()
 	select {
 	case <-stopped:
 		cfg.Logger.Info("worker stopped")

@@ -193,7 +193,13 @@ func (b *Bundle) StartWorkerWith(t testing.TB, cfg worker.Config) *worker.Worker
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Stop)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := w.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	})
 	return w
 }
 

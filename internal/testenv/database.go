@@ -48,6 +48,7 @@ var (
 // process and template name: cloning a template is far cheaper than
 // migrating. Names carry the pid so crashed runs can be cleaned up later.
 func Database(t testing.TB, templateName string, setup func(ctx context.Context, url string) error) string {
+	needServers(t)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -34,6 +34,7 @@ func pgBin(name string) string {
 // so the server is our child and dies with the test process. PostgreSQL
 // refuses to run as root, so as root it runs as the "postgres" user.
 func StartPostgres(t testing.TB) *PostgresServer {
+	needServers(t)
 	t.Helper()
 	s, err := startPostgres()
 	if err != nil {

@@ -28,6 +28,7 @@ type RedisServer struct {
 // "--cluster-enabled", "yes"; the cluster bus port (port+10000) is reserved
 // along with the port.
 func StartRedis(t testing.TB, args ...string) *RedisServer {
+	needServers(t)
 	t.Helper()
 	s, err := startRedis(args...)
 	if err != nil {
@@ -112,6 +113,7 @@ var shared struct {
 // Redis gives the test a database of its own on a shared server, so tests
 // using it can run in parallel without seeing each other's keys.
 func Redis(t testing.TB) string {
+	needServers(t)
 	t.Helper()
 	shared.once.Do(startShared)
 	if shared.err != nil {

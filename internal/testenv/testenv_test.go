@@ -41,6 +41,7 @@ func databaseExists(t *testing.T, url string) bool {
 }
 
 func TestDatabase(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	var setups atomic.Int32
 	setup := func(ctx context.Context, url string) error {
@@ -100,6 +101,7 @@ func TestDatabase(t *testing.T) {
 }
 
 func TestDatabaseSetupError(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	ft := &fakeTB{TB: t}
 	runFake(ft, func() {
@@ -111,6 +113,7 @@ func TestDatabaseSetupError(t *testing.T) {
 }
 
 func TestRedis(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	var mu sync.Mutex
 	seen := map[string]bool{}
@@ -171,6 +174,7 @@ func redisClient(t *testing.T, url string) *redis.Client {
 }
 
 func TestStartRedis(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	var addr string
 	t.Run("restart", func(t *testing.T) {
@@ -208,6 +212,7 @@ func TestStartRedis(t *testing.T) {
 }
 
 func TestStartPostgres(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	var url string
 	t.Run("restart", func(t *testing.T) {
@@ -299,6 +304,7 @@ func TestEventually(t *testing.T) {
 }
 
 func TestDBPoolBlocksWhenExhausted(t *testing.T) {
+	needServers(t)
 	t.Parallel()
 	p := newDBPool(1, 2, 0)
 	a, _ := p.get()

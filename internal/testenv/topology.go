@@ -17,6 +17,7 @@ import (
 // the master at masterAddr under name (quorum 1). Sentinel needs a
 // writable config file of its own, which it rewrites.
 func StartSentinel(t testing.TB, name, masterAddr string) *RedisServer {
+	needServers(t)
 	t.Helper()
 	s, err := startSentinel(name, masterAddr)
 	if err != nil {
@@ -59,6 +60,7 @@ func startSentinel(name, masterAddr string) (*RedisServer, error) {
 // StartCluster starts n private cluster-enabled redis-servers and joins
 // them into one Redis Cluster of n masters covering every slot.
 func StartCluster(t testing.TB, n int) []*RedisServer {
+	needServers(t)
 	t.Helper()
 	var nodes []*RedisServer
 	args := []string{"--cluster", "create"}

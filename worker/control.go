@@ -1,0 +1,97 @@
+package worker
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pgredis/pgredis/notify"
+)
+
+// controller keeps the control messages other pgredis processes send
+// through the change channel, in order with the changes: resync requests
+// (served between batches, each answered exactly once), heartbeats (which
+// prove the changes before them reached Redis) and a one-shot resync's
+// marker. What it holds is bounded: beats are handled after the batch
+// they came in or dropped, requests are capped.
+type controller struct {
+	requests []*notify.Control
+	beats    []*notify.Control
+	mark     string // the one-shot resync's marker, if any
+	marked   bool
+}
+
+// maxRequests caps the resync requests waiting for a worker busy with a
+// long reconcile; more are refused at once, not queued without bound.
+const maxRequests = 64
+
+// add takes a control message; it returns a request it refuses.
+func (c *controller) add(m *notify.Control) (refused *notify.Control) {
+	switch m.Kind {
+	case "mark":
+		if c.mark != "" && m.ID == c.mark {
+			c.marked = true
+		}
+	case "beat":
+		// Only the last beat of a batch matters: it covers the others.
+		c.beats = append(c.beats[:0], m)
+	case "resync":
+		if len(c.requests) >= maxRequests {
+			return m
+		}
+		c.requests = append(c.requests, m)
+	}
+	return nil
+}
+
+// takeBeats returns the beats seen since the last call.
+func (c *controller) takeBeats() []*notify.Control {
+	b := c.beats
+	c.beats = nil
+	return b
+}
+
+// dropBeats forgets beats whose changes did not reach Redis.
+func (c *controller) dropBeats() { c.beats = nil }
+
+// takeRequests returns the waiting resync requests.
+func (c *controller) takeRequests() []*notify.Control {
+	r := c.requests
+	c.requests = nil
+	return r
+}
+
+type replyMsg struct {
+	// Accepted acknowledges a request as soon as the worker reads it, so
+	// the requester can tell a busy worker from a deaf one.
+	Accepted bool      `json:"accepted,omitempty"`
+	Report   *Report   `json:"report,omitempty"`
+	Progress *Progress `json:"progress,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Done     bool      `json:"done,omitempty"`
+}
+
+// pick resolves table names (all when none) to installed tables.
+func pick(tables map[string]*table, names []string) ([]*table, error) {
+	var all []*table
+	for _, t := range tables {
+		all = append(all, t)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Table.String() < all[j].Table.String() })
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []*table
+	for _, n := range names {
+		var found *table
+		for _, t := range all {
+			if t.Table.Named(n) {
+				found = t
+			}
+		}
+		if found == nil {
+			return nil, fmt.Errorf("table %s is not synced", n)
+		}
+		out = append(out, found)
+	}
+	return out, nil
+}
