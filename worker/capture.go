@@ -88,8 +88,14 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 		}
 		st.disabled[name] = disabled
 		msg := strings.Join(msgs, "; ")
-		if msg != "" && unfit[name] == "" {
+		switch prev := unfit[name]; {
+		case msg == "":
+		case prev == "" || strings.Contains(prev, "pgredis triggers are missing"):
+			// Which triggers, on which table, and the fix: more than the
+			// count of missing ones says.
 			unfit[name] = msg
+		case !strings.Contains(prev, msg):
+			unfit[name] = prev + "; " + msg
 		}
 		if msg != st.reported[name] {
 			if msg != "" {

@@ -119,7 +119,7 @@ func TestTriggersGoneUnderWorker(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ name, sql, want string }{
 		{"migrate down", `DROP SCHEMA pgredis CASCADE`, "migrate down"},
-		{"trigger dropped", `DROP TRIGGER pgredis_upd ON acct`, "triggers are missing"},
+		{"trigger dropped", `DROP TRIGGER pgredis_upd ON acct`, "has no trigger pgredis_upd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -498,6 +498,9 @@ func (m *machine) reconcileTables(ctx context.Context, tables []*table, dry bool
 		case err == nil:
 			if !dry && !m.auditing {
 				m.release(t)
+			}
+			// A one-shot resync reports its tables on its own output.
+			if !dry && !m.auditing && m.once == nil {
 				m.cfg.Logger.Info("table reconciled", "table", rep.Table, "rows_scanned", rep.Scanned,
 					"keys_written", rep.Written, "keys_deleted", rep.Deleted, "keys_unchanged", rep.Unchanged,
 					"duration_seconds", rep.Duration)

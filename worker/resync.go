@@ -51,7 +51,7 @@ func Resync(ctx context.Context, cfg Config, names []string, dryRun bool, progre
 var errWorkerGone = errors.New("the active worker went away")
 
 func (w *Worker) pickNames(ctx context.Context, names []string) ([]*table, error) {
-	tables, err := w.loadTables(ctx)
+	tables, err := w.loadTables(ctx, true)
 	if err != nil {
 		return nil, err
 	}

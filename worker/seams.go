@@ -86,7 +86,7 @@ func (s *pgSource) holdsLock(ctx context.Context) error {
 }
 
 func (s *pgSource) reload(ctx context.Context) (map[string]*table, error) {
-	tables, err := s.w.loadTables(ctx)
+	tables, err := s.w.loadTables(ctx, false)
 	var mismatch registryMismatch
 	if errors.As(err, &mismatch) {
 		return nil, fatalError{fmt.Errorf("pgredis migrate up changed the installed tables while this worker ran (%s): restart the worker with the PGREDIS_TABLES that migrate up ran with", mismatch.problem)}

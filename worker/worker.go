@@ -84,7 +84,7 @@ func (w *Worker) connect(ctx context.Context) error {
 		pool.Close()
 		return fmt.Errorf("error connecting to Redis: %w", err)
 	}
-	if _, err := w.loadTables(ctx); err != nil {
+	if _, err := w.loadTables(ctx, true); err != nil {
 		pool.Close()
 		return err
 	}
@@ -92,7 +92,11 @@ func (w *Worker) connect(ctx context.Context) error {
 }
 
 // loadTables reads the registry and checks it matches the configuration.
-func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
+// strict also refuses a table whose triggers are missing: at start (a
+// worker or resync started before migrate up). Once the worker runs, the
+// periodic check reports missing triggers (readiness, the log) and the
+// other tables stay live, so a reconnect or a reload does not refuse them.
+func (w *Worker) loadTables(ctx context.Context, strict bool) (map[string]*table, error) {
 	installed, err := notify.LoadInstalled(ctx, w.pool)
 	if err != nil {
 		return nil, err
@@ -122,7 +126,7 @@ func (w *Worker) loadTables(ctx context.Context) (map[string]*table, error) {
 		if err != nil {
 			return nil, err
 		}
-		if want := len(notify.TriggerNames()); n < want {
+		if want := len(notify.TriggerNames()); strict && n < want {
 			return nil, fmt.Errorf("table %s is registered but %d of its %d pgredis triggers are missing: run pgredis migrate up with this PGREDIS_TABLES", st, want-n, want)
 		}
 		delete(byName, st.String())
@@ -307,7 +311,7 @@ func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
 		case <-time.After(w.cfg.StandbyPoll):
 		}
 	}
-	tables, err := w.loadTables(ctx)
+	tables, err := w.loadTables(ctx, false)
 	if err != nil {
 		return err
 	}

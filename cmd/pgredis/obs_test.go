@@ -162,8 +162,8 @@ func TestWorkerJSONLogs(t *testing.T) {
 	}
 	for _, msg := range []string{"resync requested", "resync served"} {
 		got := findRecords(recs, msg)
-		if len(got) != 1 || got[0]["request_id"] != id || got[0]["tables"] != "users" {
-			t.Errorf("%s records %v, want one for request %v of users", msg, got, id)
+		if len(got) != 1 || got[0]["request_id"] != id || got[0]["tables"] != "public.users" {
+			t.Errorf("%s records %v, want one for request %v of public.users", msg, got, id)
 		}
 	}
 }

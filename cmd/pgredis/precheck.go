@@ -76,12 +76,13 @@ func precheck(ctx context.Context, e *env, specs []spec.Table, rdb redis.Univers
 	return unfit, nil
 }
 
-// quietShape drops the worker's "no longer fits its spec" log lines:
-// resync reports each such table once, in its output.
+// quietShape drops the worker's "no longer fits its spec" and "table
+// quarantined" log lines: resync reports each such table once, in its
+// output, with the reason in the catalog's words.
 type quietShape struct{ slog.Handler }
 
 func (h quietShape) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelError && strings.Contains(r.Message, "no longer fits its spec") {
+	if r.Level >= slog.LevelError && (strings.Contains(r.Message, "no longer fits its spec") || strings.HasPrefix(r.Message, "table quarantined")) {
 		return nil
 	}
 	return h.Handler.Handle(ctx, r)
