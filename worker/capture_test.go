@@ -275,17 +275,19 @@ CREATE TABLE h ("a$pgredis$b" text PRIMARY KEY, "$pgredis$" text);`,
 }
 
 // PREPARE TRANSACTION of a write to a synced table fails (the trigger sent
-// a NOTIFY); the transaction rolls back, the mirror stays as it was.
+// a NOTIFY); the transaction rolls back, the mirror stays as it was. On a
+// private server when the shared one allows no prepared transactions.
 func TestPrepareTransactionRefused(t *testing.T) {
 	needServers(t)
 	t.Parallel()
-	b := pgredistest.New(t, `CREATE TABLE kv (id int PRIMARY KEY, v text); CREATE TABLE plain (id int)`, "kv")
+	const ddl = `CREATE TABLE kv (id int PRIMARY KEY, v text); CREATE TABLE plain (id int)`
+	b := pgredistest.New(t, ddl, "kv")
 	var max int
 	if err := b.PG.QueryRow(context.Background(), `SELECT current_setting('max_prepared_transactions')::int`).Scan(&max); err != nil {
 		t.Fatal(err)
 	}
 	if max == 0 {
-		t.Skip("max_prepared_transactions is 0 on this server: PREPARE TRANSACTION is refused for every transaction")
+		b = preparedTransactionsServer(t, ddl, "kv")
 	}
 	startListening(t, b)
 	ctx := context.Background()
@@ -325,6 +327,35 @@ func TestPrepareTransactionRefused(t *testing.T) {
 	if err := b.PG.QueryRow(ctx, `SELECT count(*) FROM kv`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("kv has %d rows (%v), want 1", n, err)
 	}
+}
+
+// preparedTransactionsServer is a bundle on a private PostgreSQL that
+// allows prepared transactions.
+func preparedTransactionsServer(t *testing.T, ddl, tables string) *pgredistest.Bundle {
+	t.Helper()
+	pg := testenv.StartPostgres(t)
+	ctx := context.Background()
+	admin := func(db, sql string) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, pg.URL(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	admin("postgres", "ALTER SYSTEM SET max_prepared_transactions = 4")
+	pg.Restart(t)
+	admin("postgres", "CREATE DATABASE app")
+	admin("app", ddl)
+	if err := pgredistest.Migrate(ctx, pg.URL("app")); err != nil {
+		t.Fatal(err)
+	}
+	b := pgredistest.Open(t, pg.URL("app"), testenv.Redis(t), "")
+	b.Install(t, tables)
+	return b
 }
 
 // errorLog records the worker's error-level log lines: a fetch or trigger
