@@ -20,17 +20,7 @@ func TestLogicalReplicationApply(t *testing.T) {
 	t.Parallel()
 	pg := testenv.StartPostgres(t)
 	ctx := context.Background()
-	admin := func(db, sql string) {
-		t.Helper()
-		conn, err := pgx.Connect(ctx, pg.URL(db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	admin := pgAdmin(t, pg)
 	admin("postgres", "ALTER SYSTEM SET wal_level = logical")
 	pg.Restart(t)
 	admin("postgres", "CREATE DATABASE pub")
@@ -108,5 +98,21 @@ CREATE PUBLICATION p FOR TABLE kv, parts`)
 			t.Fatal(err)
 		}
 		replicated()
+	}
+}
+
+// pgAdmin runs one statement in a database of a private server.
+func pgAdmin(t *testing.T, pg *testenv.PostgresServer) func(db, sql string) {
+	return func(db, sql string) {
+		t.Helper()
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, pg.URL(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
 	}
 }

@@ -335,17 +335,7 @@ func preparedTransactionsServer(t *testing.T, ddl, tables string) *pgredistest.B
 	t.Helper()
 	pg := testenv.StartPostgres(t)
 	ctx := context.Background()
-	admin := func(db, sql string) {
-		t.Helper()
-		conn, err := pgx.Connect(ctx, pg.URL(db))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	admin := pgAdmin(t, pg)
 	admin("postgres", "ALTER SYSTEM SET max_prepared_transactions = 4")
 	pg.Restart(t)
 	admin("postgres", "CREATE DATABASE app")
