@@ -181,6 +181,14 @@ func (m *machine) claim(ctx context.Context) (mode, error) {
 	if err := m.src.holdsLock(ctx); err != nil {
 		return m.failed(ctx, err)
 	}
+	// Barriers whose notification came before this tenure listened (a
+	// takeover) or was dropped (Redis down) are answered after the
+	// repair: every change before them is in the repair's snapshots.
+	ids, err := m.src.barriers(ctx)
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	m.ctl.addBarriers(ids)
 	if err := m.st.claim(ctx); err != nil {
 		return m.failed(ctx, err)
 	}
@@ -210,6 +218,9 @@ func (m *machine) repair(ctx context.Context) (mode, error) {
 		return m.failed(ctx, err)
 	}
 	m.healthy()
+	if err := m.answerBarriers(ctx); err != nil {
+		return m.failed(ctx, err)
+	}
 	return m.next(), nil
 }
 
@@ -329,6 +340,9 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 	m.app.committed(0)
 	for _, b := range m.ctl.takeBeats() {
 		m.beat(ctx, b)
+	}
+	if err := m.answerBarriers(ctx); err != nil {
+		return m.failed(ctx, err)
 	}
 	return m.next(), nil
 }

@@ -43,6 +43,10 @@ type source interface {
 	reply(ctx context.Context, id string, m replyMsg) error
 	// mark sends a one-shot resync's marker through the change channel.
 	mark(ctx context.Context, id string) error
+	// barriers returns the barriers recorded and not answered yet;
+	// forgetBarriers deletes answered ones (barrier.go).
+	barriers(ctx context.Context) ([]string, error)
+	forgetBarriers(ctx context.Context, ids []string) error
 	// readLarge reads the rows of the fetch entries in ws, filling in
 	// their writes.
 	readLarge(ctx context.Context, ws []pendingWrite) error
