@@ -136,8 +136,11 @@ func (s *store) owner(ctx context.Context) (_ string, err error) {
 	return v, err
 }
 
-// maxScriptKeys bounds one script call; several calls share a pipeline.
-const maxScriptKeys = 1000
+// maxScriptKeys bounds one script call (Redis runs each atomically);
+// several calls share a pipeline. The applier flushes before a new
+// transaction once flushAtKeys wait, so a transaction of up to maxTxnKeys
+// keys always fits in one call (txn.go).
+const maxScriptKeys = maxTxnKeys + flushAtKeys
 
 // apply writes a batch in one round trip, fenced by the owner token.
 func (s *store) apply(ctx context.Context, writes []write) error {
