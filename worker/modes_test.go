@@ -53,6 +53,11 @@ func (f *fakeSource) mark(_ context.Context, id string) error {
 }
 func (f *fakeSource) readLarge(context.Context, []pendingWrite) error { return nil }
 func (f *fakeSource) barriers(context.Context) ([]string, error)      { return nil, nil }
+func (f *fakeSource) sync() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
 func (f *fakeSource) forgetBarriers(context.Context, []string) error {
 	return nil
 }
