@@ -329,6 +329,11 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 			if err := m.control(ctx, msg.Control); err != nil {
 				return m.failed(ctx, err)
 			}
+			if i == len(batch)-1 && txn != 0 {
+				// Sent inside a transaction (a barrier), its changes
+				// may go on after it.
+				batch = m.rest(batch)
+			}
 			continue
 		}
 		if msg.Txid != txn || msg.Txid == 0 {

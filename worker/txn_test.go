@@ -26,10 +26,11 @@ INSERT INTO tok VALUES (1, 0)`
 // Guarantee 12: a reader never sees part of a transaction. A writer moves
 // one unit between two rows (two statements), moves a row to another key
 // (one statement: a delete and a set) and deletes a row and inserts it
-// under the other key (two statements), each in one transaction, while
-// another writer keeps the worker's batches full and readers MGET the
-// keys as fast as they can: the sum is always the constant, and the token
-// is always under exactly one key.
+// under the other key (two statements), each in one transaction (half
+// the balance moves call pgredis.barrier() between their statements),
+// while another writer keeps the worker's batches full and readers MGET
+// the keys as fast as they can: the sum is always the constant, and the
+// token is always under exactly one key.
 func TestTxnAtomicForReaders(t *testing.T) {
 	t.Parallel()
 	b := pgredistest.New(t, txnDDL, faultTables+"; bal; tok")
@@ -71,7 +72,11 @@ func TestTxnAtomicForReaders(t *testing.T) {
 				if rand.IntN(2) == 0 {
 					from, to = 2, 1
 				}
-				if _, err = tx.Exec(ctx, "UPDATE bal SET v = v - 1 WHERE id = $1", from); err == nil {
+				if _, err = tx.Exec(ctx, "UPDATE bal SET v = v - 1 WHERE id = $1", from); err == nil && i%2 == 0 {
+					// A barrier inside the transaction does not end it.
+					_, err = tx.Exec(ctx, "SELECT pgredis.barrier()")
+				}
+				if err == nil {
 					_, err = tx.Exec(ctx, "UPDATE bal SET v = v + 1 WHERE id = $1", to)
 				}
 			case 1:
