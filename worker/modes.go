@@ -320,6 +320,8 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 	var txn int64 // the transaction whose changes are being queued
 	for i := 0; i < len(batch); i++ {
 		p := batch[i]
+		// A large transaction makes a long batch: what is done with can go.
+		batch[i] = ""
 		msg, err := notify.Decode(p)
 		if err != nil {
 			m.cfg.Logger.Error("cannot decode a notification (sent by something other than a pgredis trigger of this version?); reconciling every table", "error", err, "payload_prefix", prefix(p))
@@ -340,6 +342,7 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 			// The transaction before this message is complete: flush only
 			// here, so no script call holds part of a transaction.
 			if i >= m.cfg.BatchSize {
+				batch[i] = p
 				m.carry = batch[i:]
 				break
 			}
