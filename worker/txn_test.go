@@ -159,3 +159,66 @@ INSERT INTO orders (tenant_id, id, total) VALUES (42, 1, 10), (42, 2, 20), (7, 1
 		t.Fatalf("%d of the keys order:{42}:1, order:{42}:2 exist, want 2", n)
 	}
 }
+
+// A transaction of many keys (one statement, many notifications, more
+// keys than one script call took before) is applied in one step: readers
+// of keys spread over it never see two versions at once.
+func TestTxnLargeTransactionAtomic(t *testing.T) {
+	t.Parallel()
+	const rows = 5000
+	b := pgredistest.New(t, fmt.Sprintf(`CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL);
+INSERT INTO big SELECT g, 0 FROM generate_series(1, %d) g`, rows), "big")
+	b.StartWorker(t)
+	b.WaitMirror(t, 30*time.Second)
+	var keys []string
+	for id := 1; id <= rows; id += 499 {
+		keys = append(keys, fmt.Sprintf("big:%d", id))
+	}
+	keys = append(keys, fmt.Sprintf("big:%d", rows))
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var reads, torn atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				vals, err := b.Redis.MGet(ctx, keys...).Result()
+				if err != nil {
+					continue
+				}
+				reads.Add(1)
+				seen := map[int]bool{}
+				for _, v := range vals {
+					var row struct{ V int }
+					if s, ok := v.(string); ok && json.Unmarshal([]byte(s), &row) == nil {
+						seen[row.V] = true
+					} else {
+						seen[-1] = true
+					}
+				}
+				if len(seen) != 1 {
+					torn.Add(1)
+					first.CompareAndSwap(nil, fmt.Sprint(vals))
+				}
+			}
+		}()
+	}
+	const rounds = 30
+	for range rounds {
+		b.Exec(t, "UPDATE big SET v = v + 1")
+	}
+	b.WaitMirror(t, 30*time.Second)
+	stop()
+	wg.Wait()
+	t.Logf("%d transactions of %d keys, %d reads, %d torn", rounds, rows, reads.Load(), torn.Load())
+	if n := torn.Load(); n > 0 {
+		t.Fatalf("%d of %d reads saw two versions of one transaction; first: %s", n, reads.Load(), first.Load())
+	}
+	if reads.Load() < rounds {
+		t.Fatalf("only %d reads during %d transactions: the test did not look", reads.Load(), rounds)
+	}
+}
