@@ -50,7 +50,10 @@ type Message struct {
 	// PostgreSQL needs to deliver a row that goes A -> B -> A as three.
 	Seq int64
 	// Stamp is clock_timestamp() when the trigger ran.
-	Stamp   time.Time
+	Stamp time.Time
+	// Txid is the sending transaction's id (txid_current()); 0 in a
+	// payload of the older format "p1", which has none.
+	Txid    int64
 	Changes []Change
 
 	Control *Control
@@ -78,8 +81,9 @@ var errShort = errors.New("truncated payload")
 
 // Decode parses a payload sent by a pgredis trigger or process.
 //
-// A change payload is a header line "p1 VERSION SEQ MICROS" followed by
-// entries, each an op byte and length-prefixed fields:
+// A change payload is a header line "p2 VERSION SEQ MICROS TXID" (or
+// "p1 VERSION SEQ MICROS", from triggers older than the transaction id)
+// followed by entries, each an op byte and length-prefixed fields:
 //
 //	S<len>:<key><len>:<value>   set
 //	D<len>:<key>                delete
@@ -101,11 +105,16 @@ func Decode(payload string) (Message, error) {
 		return Message{}, fmt.Errorf("payload has no header line")
 	}
 	h := strings.Split(header, " ")
-	if len(h) != 4 || h[0] != "p1" {
+	if !(len(h) == 4 && h[0] == "p1") && !(len(h) == 5 && h[0] == "p2") {
 		return Message{}, fmt.Errorf("unknown payload header %.40q", header)
 	}
 	var m Message
 	var err error
+	if len(h) == 5 {
+		if m.Txid, err = strconv.ParseInt(h[4], 10, 64); err != nil || m.Txid <= 0 {
+			return Message{}, fmt.Errorf("payload transaction id %q", h[4])
+		}
+	}
 	m.Version = h[1]
 	if m.Version == "" {
 		return Message{}, fmt.Errorf("payload header has an empty version")

@@ -88,6 +88,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"p1 v 1 2", "no header line"},
 		{"p2 v 1 2\nT", "unknown payload header"},
 		{"p1 v 1\nT", "unknown payload header"},
+		{"p1 v 1 2 3\nT", "unknown payload header"},
+		{"p2 v 1 2 x\nT", "transaction id"},
+		{"p2 v 1 2 0\nT", "transaction id"},
 		{"p1  1 2\nT", "empty version"},
 		{"p1 v x 2\nT", "sequence"},
 		{"p1 v 1 y\nT", "stamp"},
@@ -159,4 +162,15 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode(%q) = %+v, want seq %d and %+v", enc, m, seq, changes)
 		}
 	})
+}
+
+// A change carries its transaction's id; the older format decodes with none.
+func TestDecodeTxid(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"p2 v 1 2 77\nT": 77, "p1 v 1 2\nT": 0} {
+		m, err := Decode(in)
+		if err != nil || m.Txid != want || m.Version != "v" || len(m.Changes) != 1 {
+			t.Errorf("Decode(%q) = txid %d, %+v, %v; want txid %d", in, m.Txid, m, err, want)
+		}
+	}
 }

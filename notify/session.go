@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,63 @@ type Session struct {
 
 	stopReceive context.CancelFunc
 	received    chan struct{} // closed when the Receive of Go returned
+
+	// syncs are Sync's waiters; interrupt ends Receive's current wait for
+	// them; ended is set once Receive returned (Sync answers at once).
+	syncMu    sync.Mutex
+	syncs     []chan struct{}
+	interrupt context.CancelFunc
+	ended     bool
+}
+
+// Sync returns a channel closed once every notification the server sent
+// before the call has been handed to Payloads: Receive makes a round trip
+// on the session, and the server writes out everything it started sending
+// before it reads the request. The worker uses it to know a transaction
+// it received part of is complete. The channel is closed at once when
+// the session no longer receives (nothing more will come).
+func (s *Session) Sync() <-chan struct{} {
+	done := make(chan struct{})
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.ended {
+		close(done)
+		return done
+	}
+	s.syncs = append(s.syncs, done)
+	if s.interrupt != nil {
+		s.interrupt()
+	}
+	return done
+}
+
+// takeSyncs starts a wait (cancel interrupts it for a Sync) and returns the
+// syncs waiting.
+func (s *Session) takeSyncs(cancel context.CancelFunc) []chan struct{} {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	out := s.syncs
+	s.syncs = nil
+	s.interrupt = cancel
+	return out
+}
+
+func (s *Session) clearInterrupt() {
+	s.syncMu.Lock()
+	s.interrupt = nil
+	s.syncMu.Unlock()
+}
+
+// endSyncs answers every Sync once Receive returns.
+func (s *Session) endSyncs() {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.ended = true
+	s.interrupt = nil
+	for _, d := range s.syncs {
+		close(d)
+	}
+	s.syncs = nil
 }
 
 // keepalives make the server notice a worker host that vanished without
@@ -104,15 +162,33 @@ func (s *Session) Listen(ctx context.Context, channel string) error {
 // frozen server) is noticed. A session held back by a busy consumer (a
 // full Payloads channel) is not idle: it is never declared dead for that.
 func (s *Session) Receive(ctx context.Context, idle time.Duration) error {
+	defer s.endSyncs()
 	for {
 		seen := s.progress.Load()
 		waitCtx, cancel := context.WithTimeout(ctx, idle)
-		err := s.conn.PgConn().WaitForNotification(waitCtx)
+		var err error
+		if syncs := s.takeSyncs(cancel); len(syncs) > 0 {
+			// Everything sent before the ping's answer is handed over
+			// before ping returns (OnNotification runs as it is read).
+			err = s.ping(ctx, idle)
+			for _, d := range syncs {
+				close(d)
+			}
+			if err != nil && ctx.Err() == nil {
+				cancel()
+				return fmt.Errorf("error pinging the listening session: %w", err)
+			}
+		} else {
+			err = s.conn.PgConn().WaitForNotification(waitCtx)
+		}
+		s.clearInterrupt()
 		cancel()
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, context.Canceled):
+			// Interrupted for a Sync: the next turn serves it.
 		case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
 			if s.progress.Load() != seen {
 				continue

@@ -25,9 +25,11 @@ func TriggerNames() []string {
 // transaction), the stamp lets the worker measure lag. Calls are
 // schema-qualified and the sequence's argument typed: the functions run as
 // their owner, and an unqualified call with an unknown-typed argument
-// could resolve to a better-matching function of another schema.
+// could resolve to a better-matching function of another schema. The
+// transaction id lets the worker apply each transaction in one atomic
+// step (a write has assigned one already, so asking costs nothing).
 func header(version string) string {
-	return fmt.Sprintf(`'p1 %s ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n'`, version)
+	return fmt.Sprintf(`'p2 %s ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n'`, version)
 }
 
 // setEntryExpr renders x.k/x.v as a set entry, or as a fetch (or reconcile)

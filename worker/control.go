@@ -18,6 +18,10 @@ type controller struct {
 	beats    []*notify.Control
 	mark     string // the one-shot resync's marker, if any
 	marked   bool
+	// barriers wait for the changes before them to reach Redis
+	// (barrier.go); barrierSet holds the same ids.
+	barriers   []string
+	barrierSet map[string]bool
 }
 
 // maxRequests caps the resync requests waiting for a worker busy with a
@@ -31,6 +35,8 @@ func (c *controller) add(m *notify.Control) (refused *notify.Control) {
 		if c.mark != "" && m.ID == c.mark {
 			c.marked = true
 		}
+	case "barrier":
+		c.addBarriers([]string{m.ID})
 	case "beat":
 		// Only the last beat of a batch matters: it covers the others.
 		c.beats = append(c.beats[:0], m)

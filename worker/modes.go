@@ -52,6 +52,9 @@ type machine struct {
 	rec tableReconciler
 	app *applier
 	ctl controller
+	// carry is what the last batch left after a transaction boundary, to
+	// start the next one: logically still in the channel.
+	carry []string
 
 	tables map[string]*table // by installed version
 	// dirty tables need a reconcile before the mirror is exact again.
@@ -181,6 +184,14 @@ func (m *machine) claim(ctx context.Context) (mode, error) {
 	if err := m.src.holdsLock(ctx); err != nil {
 		return m.failed(ctx, err)
 	}
+	// Barriers whose notification came before this tenure listened (a
+	// takeover) or was dropped (Redis down) are answered after the
+	// repair: every change before them is in the repair's snapshots.
+	ids, err := m.src.barriers(ctx)
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	m.ctl.addBarriers(ids)
 	if err := m.st.claim(ctx); err != nil {
 		return m.failed(ctx, err)
 	}
@@ -210,6 +221,9 @@ func (m *machine) repair(ctx context.Context) (mode, error) {
 		return m.failed(ctx, err)
 	}
 	m.healthy()
+	if err := m.answerBarriers(ctx); err != nil {
+		return m.failed(ctx, err)
+	}
 	return m.next(), nil
 }
 
@@ -229,6 +243,9 @@ func (m *machine) next() mode {
 // apply waits for the next batch of changes (or a claim check) and
 // applies it.
 func (m *machine) apply(ctx context.Context) (mode, error) {
+	if len(m.carry) > 0 {
+		return m.batch(ctx, m.carried())
+	}
 	select {
 	case <-ctx.Done():
 		return modeDone, nil
@@ -244,6 +261,14 @@ func (m *machine) apply(ctx context.Context) (mode, error) {
 	case p := <-m.src.payloads():
 		return m.batch(ctx, m.drain(p))
 	}
+}
+
+// carried starts the next batch with the payloads the last one left
+// (they came after a transaction boundary past the batch size).
+func (m *machine) carried() []string {
+	b := m.carry
+	m.carry = nil
+	return b
 }
 
 // drain reads what else is waiting, up to a batch.
@@ -292,7 +317,11 @@ func (m *machine) check(ctx context.Context) (mode, error) {
 // Redis: beats at once, resync requests in serve.
 func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 	m.app.log.reset()
-	for i, p := range batch {
+	var txn int64 // the transaction whose changes are being queued
+	for i := 0; i < len(batch); i++ {
+		p := batch[i]
+		// A large transaction makes a long batch: what is done with can go.
+		batch[i] = ""
 		msg, err := notify.Decode(p)
 		if err != nil {
 			m.cfg.Logger.Error("cannot decode a notification (sent by something other than a pgredis trigger of this version?); reconciling every table", "error", err, "payload_prefix", prefix(p))
@@ -302,7 +331,27 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 			if err := m.control(ctx, msg.Control); err != nil {
 				return m.failed(ctx, err)
 			}
+			if i == len(batch)-1 && txn != 0 {
+				// Sent inside a transaction (a barrier), its changes
+				// may go on after it.
+				batch = m.rest(batch)
+			}
 			continue
+		}
+		if msg.Txid != txn || msg.Txid == 0 {
+			// The transaction before this message is complete: flush only
+			// here, so no script call holds part of a transaction.
+			if i >= m.cfg.BatchSize {
+				batch[i] = p
+				m.carry = batch[i:]
+				break
+			}
+			if len(m.app.pending.order) >= flushAtKeys {
+				if err := m.app.flush(ctx); err != nil {
+					return m.failed(ctx, err)
+				}
+			}
+			txn = msg.Txid
 		}
 		t := m.tables[msg.Version]
 		if t == nil {
@@ -322,6 +371,15 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 			}
 			m.app.log.note(t.Table.String(), opName(c.Op), msg.Stamp)
 		}
+		if len(m.app.pending.order) >= maxTxnKeys {
+			// A transaction this large is applied in parts.
+			if err := m.app.flush(ctx); err != nil {
+				return m.failed(ctx, err)
+			}
+		}
+		if i == len(batch)-1 && msg.Txid != 0 {
+			batch = m.rest(batch)
+		}
 	}
 	if err := m.app.flush(ctx); err != nil {
 		return m.failed(ctx, err)
@@ -329,6 +387,9 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 	m.app.committed(0)
 	for _, b := range m.ctl.takeBeats() {
 		m.beat(ctx, b)
+	}
+	if err := m.answerBarriers(ctx); err != nil {
+		return m.failed(ctx, err)
 	}
 	return m.next(), nil
 }

@@ -52,6 +52,15 @@ func (f *fakeSource) mark(_ context.Context, id string) error {
 	return nil
 }
 func (f *fakeSource) readLarge(context.Context, []pendingWrite) error { return nil }
+func (f *fakeSource) barriers(context.Context) ([]string, error)      { return nil, nil }
+func (f *fakeSource) sync() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+func (f *fakeSource) forgetBarriers(context.Context, []string) error {
+	return nil
+}
 
 // answers returns the replies to id, in order.
 func (f *fakeSource) answers(id string) []replyMsg {

@@ -43,6 +43,13 @@ type source interface {
 	reply(ctx context.Context, id string, m replyMsg) error
 	// mark sends a one-shot resync's marker through the change channel.
 	mark(ctx context.Context, id string) error
+	// sync yields once every notification PostgreSQL sent before the
+	// call is in payloads (a round trip on the listening session).
+	sync() <-chan struct{}
+	// barriers returns the barriers recorded and not answered yet;
+	// forgetBarriers deletes answered ones (barrier.go).
+	barriers(ctx context.Context) ([]string, error)
+	forgetBarriers(ctx context.Context, ids []string) error
 	// readLarge reads the rows of the fetch entries in ws, filling in
 	// their writes.
 	readLarge(ctx context.Context, ws []pendingWrite) error
@@ -64,6 +71,7 @@ type pgSource struct {
 
 func (s *pgSource) payloads() <-chan string { return s.sess.Payloads() }
 func (s *pgSource) lost() <-chan error      { return s.lostCh }
+func (s *pgSource) sync() <-chan struct{}   { return s.sess.Sync() }
 
 // holdsLock confirms the listening session still holds the lock before
 // claiming the mirror: a session can die (and the lock pass to a standby)

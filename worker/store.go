@@ -21,6 +21,9 @@ type write struct {
 	value  string   // json
 	fields []string // hash: field, value, field, value...
 	ttlMS  int64
+	// push: LPUSH value to the list and expire it in ttlMS (a barrier's
+	// answer).
+	push bool
 }
 
 // ErrFenced means another worker claimed the mirror, or Redis lost the
@@ -33,8 +36,9 @@ var ErrFenced = errors.New("the mirror's owner key does not hold this worker's t
 // in-flight batch is refused instead of overwriting newer values.
 //
 // KEYS[1] is the owner key, KEYS[2..] the data keys; ARGV[1] the token,
-// then per key: op ("S" string, "H" hash, "D" delete), ttl ms, and for S
-// the value, for H the field count and the fields and values.
+// then per key: op ("S" string, "H" hash, "D" delete, "L" push to a
+// list), ttl ms, and for S and L the value, for H the field count and
+// the fields and values.
 const applyScript = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return redis.error_reply('PGREDIS_FENCED')
@@ -61,6 +65,10 @@ for i = 2, #KEYS do
 			end
 		end
 		a = a + 2 * n
+	elseif op == 'L' then
+		redis.call('LPUSH', k, ARGV[a])
+		redis.call('PEXPIRE', k, ttl)
+		a = a + 1
 	else
 		redis.call('UNLINK', k)
 	end
@@ -128,8 +136,11 @@ func (s *store) owner(ctx context.Context) (_ string, err error) {
 	return v, err
 }
 
-// maxScriptKeys bounds one script call; several calls share a pipeline.
-const maxScriptKeys = 1000
+// maxScriptKeys bounds one script call (Redis runs each atomically);
+// several calls share a pipeline. The applier flushes before a new
+// transaction once flushAtKeys wait, so a transaction of up to maxTxnKeys
+// keys always fits in one call (txn.go).
+const maxScriptKeys = maxTxnKeys + flushAtKeys
 
 // apply writes a batch in one round trip, fenced by the owner token.
 func (s *store) apply(ctx context.Context, writes []write) error {
@@ -220,6 +231,8 @@ func (s *store) queueScripts(ctx context.Context, pipe redis.Pipeliner, ownerKey
 			switch {
 			case w.del:
 				args = append(args, "D", ttl)
+			case w.push:
+				args = append(args, "L", ttl, w.value)
 			case w.hash:
 				args = append(args, "H", ttl, len(w.fields)/2)
 				for _, f := range w.fields {

@@ -315,6 +315,10 @@ func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
 	if err != nil {
 		return err
 	}
+	if err := RecordStatePrefix(ctx, w.pool, w.cfg.StatePrefix); err != nil {
+		// Only the barrier's list name depends on it; migrate up records it too.
+		w.cfg.Logger.Warn("cannot record the state prefix: pgredis.barrier() may name a list this worker does not answer on; run pgredis migrate up with this PGREDIS_STATE_PREFIX", "error", err)
+	}
 	// LISTEN before the first reconcile: whatever commits after this is
 	// delivered, whatever committed before is in the reconcile's snapshot.
 	if err := sess.Listen(ctx, notify.Channel); err != nil {

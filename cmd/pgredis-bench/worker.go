@@ -125,7 +125,10 @@ func (b *bench) workerFigures(ctx context.Context) error {
 	if err := b.applyRate(ctx); err != nil {
 		return err
 	}
-	return b.lag(ctx)
+	if err := b.lag(ctx); err != nil {
+		return err
+	}
+	return b.barrierRoundTrip(ctx)
 }
 
 func (b *bench) idle(ctx context.Context, w *workerProc) error {

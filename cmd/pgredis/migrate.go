@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgredis/pgredis/migrations"
 	"github.com/pgredis/pgredis/notify"
+	"github.com/pgredis/pgredis/worker"
 )
 
 // migrateLock serialises concurrent migrate runs' trigger installs.
@@ -115,6 +116,9 @@ func migrateUp(ctx context.Context, e *env, o upOptions, stdout io.Writer) error
 	}
 	defer m.Close()
 	if err := m.Up(); err != nil {
+		return err
+	}
+	if err := worker.RecordStatePrefix(ctx, conn, e.StatePrefix); err != nil {
 		return err
 	}
 	note, err := notify.EnsureEventTrigger(ctx, conn)

@@ -36,7 +36,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -45,14 +45,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'shop.orders', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on shop.orders failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -116,7 +116,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -125,14 +125,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'shop.orders', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on shop.orders failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -177,7 +177,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -186,14 +186,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'shop.orders', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on shop.orders failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -219,11 +219,11 @@ DECLARE
 	pgredis_hdr text;
 	pgredis_seen boolean;
 BEGIN
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'shop.orders', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f0cd1d003a662dfa ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on shop.orders failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END

@@ -36,7 +36,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -45,14 +45,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'public.kv', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.kv failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -115,7 +115,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -124,14 +124,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'public.kv', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.kv failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -175,7 +175,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -184,14 +184,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'public.kv', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.kv failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -217,11 +217,11 @@ DECLARE
 	pgredis_hdr text;
 	pgredis_seen boolean;
 BEGIN
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.kv', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.kv failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END

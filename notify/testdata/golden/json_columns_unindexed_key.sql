@@ -35,7 +35,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -44,14 +44,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'public.people', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -107,7 +107,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -116,14 +116,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'public.people', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -161,7 +161,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+				pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -170,14 +170,14 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n';
+			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'public.people', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
@@ -203,11 +203,11 @@ DECLARE
 	pgredis_hdr text;
 	pgredis_seen boolean;
 BEGIN
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'T');
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.people', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p1 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.people failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
