@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -584,12 +585,23 @@ func TestMigrateUpFromVersion1(t *testing.T) {
 	conn := connect(t, url)
 	env["PGREDIS_TABLES"] = "users"
 	mustRun(t, env, "migrate", "up")
-	// Take away what the later migrations added, as a version-1 database lacks it.
-	down3, err := os.ReadFile("../../migrations/3_capture.down.sql")
+	// Take away what the migrations after 2 added (newest first), as a
+	// version-1 database lacks it; 2's columns go below.
+	downs, err := filepath.Glob("../../migrations/*.down.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec1(t, conn, string(down3))
+	slices.SortFunc(downs, func(a, b string) int { return migrationVersion(t, b) - migrationVersion(t, a) })
+	for _, f := range downs {
+		if migrationVersion(t, f) <= 2 {
+			continue
+		}
+		sql, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec1(t, conn, string(sql))
+	}
 	exec1(t, conn, `ALTER TABLE pgredis.tables DROP COLUMN install_hash, DROP COLUMN catalog_hash;
 		UPDATE pgredis.tables SET spec = '"public"."users" format=json';
 		UPDATE pgredis.schema_migrations SET version = 1`)
@@ -610,4 +622,14 @@ func TestMigrateUpFromVersion1(t *testing.T) {
 	r = mustRun(t, env, "migrate", "up")
 	requireLines(t, r, "updated:", "updated: public.users key=users:{id} format=json (installed by an older pgredis)")
 	requireLines(t, mustRun(t, env, "migrate", "up"), "unchanged:", "unchanged: public.users key=users:{id} format=json")
+}
+
+// migrationVersion is the version in a migration file's name.
+func migrationVersion(t *testing.T, path string) int {
+	t.Helper()
+	v, err := strconv.Atoi(strings.SplitN(filepath.Base(path), "_", 2)[0])
+	if err != nil {
+		t.Fatalf("migration file %s: %v", path, err)
+	}
+	return v
 }
