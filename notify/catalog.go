@@ -165,9 +165,21 @@ WHERE n.nspname = $1 AND c.relname = $2`, st.Schema, st.Name).Scan(&oid, &kind)
 	if t.EqColumns, err = eqColumns(ctx, q, oid, t.KeyColumns); err != nil {
 		return Table{}, fmt.Errorf("error reading the indexes of %s: %w", st, err)
 	}
-	if st.Columns == nil {
+	switch {
+	case st.Exclude != nil:
+		for _, name := range st.Exclude {
+			if _, err := t.column(name, "exclude="); err != nil {
+				return Table{}, err
+			}
+		}
+		for _, c := range t.AllColumns {
+			if !slices.Contains(st.Exclude, c.Name) {
+				t.Value = append(t.Value, c)
+			}
+		}
+	case st.Columns == nil:
 		t.Value = t.AllColumns
-	} else {
+	default:
 		for _, name := range st.Columns {
 			c, err := t.column(name, "columns=")
 			if err != nil {

@@ -84,7 +84,7 @@ func (t Table) valueExpr(alias string) string {
 		// synced without a reinstall. alias.* and not alias alone: a
 		// column named like the alias would win over the whole-row
 		// reference.
-		return fmt.Sprintf("pg_catalog.to_jsonb(%s.*)::text", alias)
+		return t.wholeRowExpr(alias)
 	case t.Format == spec.FormatJSON:
 		return t.jsonExpr(alias)
 	}
@@ -150,9 +150,7 @@ func (t Table) jsonExpr(alias string) string {
 // jsonbExpr is the plain rendering jsonExpr stands in for.
 func (t Table) jsonbExpr(alias string) string {
 	if t.Columns == nil {
-		// alias.* and not alias alone: a column named like the alias would
-		// win over the whole-row reference.
-		return fmt.Sprintf("pg_catalog.to_jsonb(%s.*)::text", alias)
+		return t.wholeRowExpr(alias)
 	}
 	var objs []string
 	for start := 0; start < len(t.Value); start += 50 {
@@ -164,6 +162,23 @@ func (t Table) jsonbExpr(alias string) string {
 		objs = append(objs, "pg_catalog.jsonb_build_object("+strings.Join(args, ", ")+")")
 	}
 	return "(" + strings.Join(objs, " || ") + ")::text"
+}
+
+// wholeRowExpr renders the whole row as to_jsonb does, less the
+// exclude= columns: a column added later is in it. alias.* and not alias
+// alone: a column named like the alias would win over the whole-row
+// reference. jsonb's - operator takes the key out of the object (schema-
+// qualified: the functions run with a pinned search_path, but the
+// operator's text argument must not resolve to another schema's).
+func (t Table) wholeRowExpr(alias string) string {
+	if len(t.Exclude) == 0 {
+		return fmt.Sprintf("pg_catalog.to_jsonb(%s.*)::text", alias)
+	}
+	expr := fmt.Sprintf("pg_catalog.to_jsonb(%s.*)", alias)
+	for _, c := range t.Exclude {
+		expr = fmt.Sprintf("(%s OPERATOR(pg_catalog.-) %s::text)", expr, spec.QuoteLiteral(c))
+	}
+	return expr + "::text"
 }
 
 // jsonPlainTypes print as JSON numbers with their text output.

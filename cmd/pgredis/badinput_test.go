@@ -35,6 +35,8 @@ INSERT INTO orders VALUES (1, 2);`
 		{"no primary key", map[string]string{"PGREDIS_TABLES": "logs"}, "table public.logs has no primary key", "table public.logs has no primary key", ""},
 		{"key names unknown column", map[string]string{"PGREDIS_TABLES": "users key=u:{nope}"}, `no column "nope" named in key=`, `no column "nope" named in key=`, ""},
 		{"columns names unknown column", map[string]string{"PGREDIS_TABLES": "users columns=id,nope"}, `no column "nope" named in columns=`, `no column "nope" named in columns=`, ""},
+		{"exclude names unknown column", map[string]string{"PGREDIS_TABLES": "users exclude=nope"}, `no column "nope" named in exclude=`, `no column "nope" named in exclude=`, ""},
+		{"columns with exclude", map[string]string{"PGREDIS_TABLES": "users columns=id exclude=name"}, "columns= and exclude= cannot be combined", "columns= and exclude= cannot be combined", ""},
 		{"unknown option", map[string]string{"PGREDIS_TABLES": "users colour=red"}, `unknown option "colour"`, `unknown option "colour"`, ""},
 		{"unknown format", map[string]string{"PGREDIS_TABLES": "users format=xml"}, `unknown format "xml"`, `unknown format "xml"`, ""},
 		{"malformed ttl", map[string]string{"PGREDIS_TABLES": "users ttl=10parsecs"}, "ttl=10parsecs is not a Go duration", "ttl=10parsecs is not a Go duration", ""},

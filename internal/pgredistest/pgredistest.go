@@ -248,6 +248,14 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 		for _, c := range t.Value {
 			valueCols = append(valueCols, c.Name)
 		}
+		if t.Exclude != nil {
+			// From the catalog with this package's own query rather
+			// than Resolve's value columns: exclude= must mean every
+			// column the table has now but those.
+			if valueCols, err = columnsBut(ctx, conn, t.Ident(), t.Exclude); err != nil {
+				return exp, err
+			}
+		}
 		// One query, so keys and values come from the same row.
 		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r.*), %s, %s FROM %s r", textCols(keyCols), textCols(valueCols), t.Ident()))
 		if err != nil {
@@ -312,6 +320,9 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 				continue
 			}
 			doc := r.doc
+			for _, c := range t.Exclude {
+				delete(doc, c)
+			}
 			if t.Columns != nil {
 				doc = map[string]any{}
 				for _, c := range valueCols {
@@ -326,6 +337,15 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 		}
 	}
 	return exp, nil
+}
+
+// columnsBut lists the table's columns other than exclude, in attnum order.
+func columnsBut(ctx context.Context, conn *pgxpool.Conn, table string, exclude []string) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND NOT attname = ANY($2) ORDER BY attnum`, table, exclude)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 func textCols(cols []string) string {

@@ -15,6 +15,8 @@ func FuzzParse(f *testing.F) {
 		"x ttl=1h2m3.004s columns=a=b,c",
 		`"a.b".c; "a"."b.c"`,
 		";;users;;",
+		"users exclude=secret,token format=hash; b exclude=x ttl=1s",
+		"users columns=a exclude=b",
 	} {
 		f.Add(s)
 	}

@@ -31,6 +31,10 @@ type Table struct {
 	Columns []string
 	// TTL is the expiry every write sets; zero means none.
 	TTL time.Duration
+	// Exclude lists columns left out of a whole-row value (every other
+	// column, including ones added later); nil when not given. Never set
+	// together with Columns.
+	Exclude []string
 }
 
 // Ident is the table's schema-qualified name, quoted for SQL.
@@ -64,6 +68,9 @@ func (t Table) options() string {
 	b.WriteString(" format=" + string(t.Format))
 	if t.Columns != nil {
 		b.WriteString(" columns=" + strings.Join(sortedColumns(t.Columns), ","))
+	}
+	if t.Exclude != nil {
+		b.WriteString(" exclude=" + strings.Join(sortedColumns(t.Exclude), ","))
 	}
 	if t.TTL > 0 {
 		b.WriteString(" ttl=" + t.TTL.String())
@@ -106,6 +113,15 @@ func Changes(a, b Table) []string {
 	if cols(a) != cols(b) {
 		out = append(out, "columns="+cols(a)+" -> "+cols(b))
 	}
+	excl := func(t Table) string {
+		if t.Exclude == nil {
+			return "none"
+		}
+		return strings.Join(sortedColumns(t.Exclude), ",")
+	}
+	if excl(a) != excl(b) {
+		out = append(out, "exclude="+excl(a)+" -> "+excl(b))
+	}
 	ttl := func(t Table) string {
 		if t.TTL <= 0 {
 			return "none"
@@ -130,6 +146,9 @@ func sortedColumns(cols []string) []string {
 func (t Table) Normalized() Table {
 	if t.Columns != nil {
 		t.Columns = sortedColumns(t.Columns)
+	}
+	if t.Exclude != nil {
+		t.Exclude = sortedColumns(t.Exclude)
 	}
 	return t
 }
@@ -173,7 +192,7 @@ func parseEntry(fields []string) (Table, error) {
 	for _, f := range fields[1:] {
 		opt, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, ttl; PGREDIS_TABLES entries are separated by ';')", f)
+			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, exclude, ttl; PGREDIS_TABLES entries are separated by ';')", f)
 		}
 		if given[opt] {
 			return Table{}, fmt.Errorf("option %s given twice", opt)
@@ -193,19 +212,19 @@ func parseEntry(fields []string) (Table, error) {
 			default:
 				return Table{}, fmt.Errorf("unknown format %q (want json or hash)", val)
 			}
-		case "columns":
-			cols := strings.Split(val, ",")
-			dup := map[string]bool{}
-			for _, c := range cols {
-				if c == "" {
-					return Table{}, fmt.Errorf("columns=%s has an empty column name", val)
-				}
-				if dup[c] {
-					return Table{}, fmt.Errorf("columns= names %s twice", c)
-				}
-				dup[c] = true
+		case "columns", "exclude":
+			if given["columns"] && given["exclude"] {
+				return Table{}, fmt.Errorf("columns= and exclude= cannot be combined: list the columns to keep with columns=, or the ones to leave out with exclude=")
 			}
-			t.Columns = cols
+			cols, err := columnList(opt, val)
+			if err != nil {
+				return Table{}, err
+			}
+			if opt == "columns" {
+				t.Columns = cols
+			} else {
+				t.Exclude = cols
+			}
 		case "ttl":
 			d, err := time.ParseDuration(val)
 			if err != nil {
@@ -219,10 +238,27 @@ func parseEntry(fields []string) (Table, error) {
 			}
 			t.TTL = d
 		default:
-			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, ttl)", opt)
+			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, exclude, ttl)", opt)
 		}
 	}
 	return t, nil
+}
+
+// columnList parses the comma-separated column names of columns= or
+// exclude=.
+func columnList(opt, val string) ([]string, error) {
+	cols := strings.Split(val, ",")
+	dup := map[string]bool{}
+	for _, c := range cols {
+		if c == "" {
+			return nil, fmt.Errorf("%s=%s has an empty column name", opt, val)
+		}
+		if dup[c] {
+			return nil, fmt.Errorf("%s= names %s twice", opt, c)
+		}
+		dup[c] = true
+	}
+	return cols, nil
 }
 
 // parseTableName splits [schema.]table. Unquoted names fold to lower case,
