@@ -165,6 +165,9 @@ WHERE n.nspname = $1 AND c.relname = $2`, st.Schema, st.Name).Scan(&oid, &kind)
 	if t.EqColumns, err = eqColumns(ctx, q, oid, t.KeyColumns); err != nil {
 		return Table{}, fmt.Errorf("error reading the indexes of %s: %w", st, err)
 	}
+	if err := checkWhere(ctx, q, t); err != nil {
+		return Table{}, err
+	}
 	switch {
 	case st.Exclude != nil:
 		for _, name := range st.Exclude {

@@ -81,6 +81,10 @@ func TestGeneratedSQL(t *testing.T) {
 			[]Column{{"id", "integer"}, {"email", "text"}, {"password", "text"}, {"token", "text"}}, []string{"id"}, []string{"id"})},
 		{"hash_exclude_ttl", goldenTable(t, "accounts format=hash exclude=password ttl=10m",
 			[]Column{{"id", "integer"}, {"email", "text"}, {"password", "text"}}, []string{"id"}, []string{"id"})},
+		// where=: only matching rows set keys, old matching keys not
+		// re-set are deleted, the lookup and the reconcile filter too.
+		{"where_exclude", goldenTable(t, "tasks where=(state <> 'done' AND note <> 'a; b=c') exclude=note",
+			[]Column{{"id", "integer"}, {"state", "text"}, {"note", "text"}}, []string{"id"}, []string{"id"})},
 		// The fixed dollar tag and a quote in names and literals.
 		{"dollar_tag", goldenTable(t, `"we'ird"."a$pgredis$b" key=x$pgredis$y'{a$pgredis$b}`,
 			[]Column{{"a$pgredis$b", "text"}, {"v", "text"}}, []string{"a$pgredis$b"}, []string{"a$pgredis$b"})},

@@ -234,14 +234,14 @@ func (t Table) SnapshotSQL() string {
 	if t.Format != spec.FormatJSON {
 		return t.RenderSQL()
 	}
-	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r) x WHERE k IS NOT NULL",
-		t.keyExpr("r"), t.jsonExpr("r"), t.Ident())
+	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r%s) x WHERE k IS NOT NULL",
+		t.keyExpr("r"), t.jsonExpr("r"), t.Ident(), t.whereClause())
 }
 
 // RenderSQL selects (key, value) for every row that has a key.
 func (t Table) RenderSQL() string {
-	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r) x WHERE k IS NOT NULL",
-		t.keyExpr("r"), t.valueExpr("r"), t.Ident())
+	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r%s) x WHERE k IS NOT NULL",
+		t.keyExpr("r"), t.valueExpr("r"), t.Ident(), t.whereClause())
 }
 
 // FetchSQL selects (key, value) of the rows whose key columns equal $1..$n
@@ -250,6 +250,11 @@ func (t Table) FetchSQL() string {
 	var conds []string
 	for i, c := range t.KeyColumns {
 		conds = append(conds, fmt.Sprintf("r.%s = $%d::%s", spec.QuoteIdent(c.Name), i+1, c.Type))
+	}
+	if t.Where != "" {
+		// A row that stopped matching since its change was sent renders
+		// nothing, so the worker deletes its key.
+		conds = append(conds, t.Where)
 	}
 	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r WHERE %s) x WHERE k IS NOT NULL",
 		t.keyExpr("r"), t.valueExpr("r"), t.Ident(), strings.Join(conds, " AND "))

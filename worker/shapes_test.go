@@ -66,3 +66,72 @@ func noSecrets(t *testing.T, b *pgredistest.Bundle) {
 		}
 	}
 }
+
+// where=: only matching rows are in the mirror. Rows cross the boundary
+// every way: inserts on either side, updates moving rows out and in
+// (single and multi-row, with key changes), in -> out -> in and out -> in
+// -> out inside one transaction, A -> B -> A, a writable CTE deleting a
+// matching row and re-inserting its key not matching, deletes, TRUNCATE;
+// live, and through the start-up reconcile (which deletes a planted key
+// of a row that does not match).
+func TestWhereFilter(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE tasks (id int PRIMARY KEY, state text NOT NULL, n int, note text);
+CREATE TABLE th (id int PRIMARY KEY, n int, note text);
+CREATE TABLE tk (code text NOT NULL, id int PRIMARY KEY, live boolean);
+CREATE UNIQUE INDEX ON tk (code);
+INSERT INTO tasks VALUES (1, 'open', 1, NULL), (2, 'done', 2, NULL), (3, 'open', 3, 'x');
+INSERT INTO th VALUES (1, 1, NULL), (2, 0, NULL), (3, 5, 'x; y=z');
+INSERT INTO tk VALUES ('a', 1, true), ('b', 2, false);`,
+		`tasks where=(state <> 'done'); th format=hash where=(n > 0 AND note IS DISTINCT FROM 'x; y=z') exclude=note;
+		 tk key=tk:{code} where=(live)`)
+	ctx := context.Background()
+	b.Redis.Set(ctx, "tasks:2", `{"id": 2, "state": "done", "n": 2, "note": null}`, 0)
+	b.Redis.HSet(ctx, "th:3", "id", "3", "n", "5")
+	w := startListening(t, b)
+	b.WaitMirror(t, converge)
+	if n := b.Redis.Exists(ctx, "tasks:2", "th:2", "th:3", "tk:b").Val(); n != 0 {
+		t.Fatalf("%d keys of rows that do not match exist", n)
+	}
+
+	steps := []string{
+		// Inserts on both sides, one statement.
+		`INSERT INTO tasks VALUES (4, 'open', 4, NULL), (5, 'done', 5, NULL); INSERT INTO th VALUES (4, 4, NULL), (5, -1, NULL); INSERT INTO tk VALUES ('c', 3, true), ('d', 4, NULL)`,
+		// Out, in, and a multi-row update crossing both ways.
+		`UPDATE tasks SET state = 'done' WHERE id = 1; UPDATE tasks SET state = 'open' WHERE id = 2`,
+		`UPDATE tasks SET state = CASE state WHEN 'done' THEN 'open' ELSE 'done' END; UPDATE th SET n = -n; UPDATE tk SET live = NOT coalesce(live, false)`,
+		// Key changes while crossing: out with a new key, in with a new key, staying in with a new key.
+		`UPDATE tasks SET id = id + 100, state = 'done' WHERE id = 1; UPDATE tasks SET id = id + 100, state = 'open' WHERE id = 3; UPDATE tk SET code = code || '2'`,
+		`UPDATE tasks SET id = id + 100 WHERE state = 'open'`,
+		// In -> out -> in and out -> in -> out in one transaction.
+		`BEGIN; UPDATE tasks SET state = 'done' WHERE id = 2; UPDATE tasks SET state = 'open' WHERE id = 2; UPDATE th SET n = 9 WHERE id = 2; UPDATE th SET n = 0 WHERE id = 2; COMMIT`,
+		`BEGIN; UPDATE tasks SET state = 'open' WHERE id = 5; UPDATE tasks SET state = 'done' WHERE id = 5; UPDATE th SET note = 'x; y=z' WHERE id = 1; UPDATE th SET note = NULL WHERE id = 1; UPDATE th SET note = 'x; y=z' WHERE id = 1; COMMIT`,
+		// A -> B -> A on the filtered column and the value.
+		`BEGIN; UPDATE tasks SET state = 'a', n = 1 WHERE id = 4; UPDATE tasks SET state = 'b', n = 2 WHERE id = 4; UPDATE tasks SET state = 'a', n = 1 WHERE id = 4; COMMIT`,
+		// A writable CTE: a matching row deleted and its key re-inserted not matching, and the reverse.
+		`WITH d AS (DELETE FROM tasks WHERE id = 4 RETURNING id) INSERT INTO tasks SELECT id, 'done', 0, NULL FROM d`,
+		`WITH d AS (DELETE FROM tasks WHERE id = 4 RETURNING id) INSERT INTO tasks SELECT id, 'open', 7, NULL FROM d`,
+		`DELETE FROM tasks WHERE id IN (4, 5); DELETE FROM th WHERE n <= 0; DELETE FROM tk WHERE NOT live`,
+	}
+	for i, s := range steps {
+		b.Exec(t, s)
+		b.WaitMirror(t, converge)
+		if t.Failed() {
+			t.Fatalf("after step %d: %s", i, s)
+		}
+	}
+
+	// Through the reconcile: changes made while no worker runs, and
+	// stale keys of rows that do not match.
+	if err := w.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `UPDATE tasks SET state = 'done' WHERE id % 2 = 0; INSERT INTO tasks SELECT g, CASE WHEN g % 3 = 0 THEN 'done' ELSE 'open' END, g, NULL FROM generate_series(300, 360) g; UPDATE th SET n = 3; INSERT INTO tk VALUES ('z', 9, false)`)
+	b.Redis.Set(ctx, "tasks:300", `{"id": 300}`, 0)
+	b.Redis.Set(ctx, "tk:z", `{}`, 0)
+	startListening(t, b)
+	b.WaitMirror(t, converge)
+	b.Exec(t, `TRUNCATE tasks, th, tk`)
+	b.WaitMirror(t, converge)
+}

@@ -257,7 +257,13 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 			}
 		}
 		// One query, so keys and values come from the same row.
-		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r.*), %s, %s FROM %s r", textCols(keyCols), textCols(valueCols), t.Ident()))
+		// where= as the user wrote it: the mirror holds the rows
+		// PostgreSQL says match.
+		filter := ""
+		if t.Where != "" {
+			filter = " WHERE " + t.Where
+		}
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r.*), %s, %s FROM %s r%s", textCols(keyCols), textCols(valueCols), t.Ident(), filter))
 		if err != nil {
 			return exp, err
 		}

@@ -17,6 +17,8 @@ func FuzzParse(f *testing.F) {
 		";;users;;",
 		"users exclude=secret,token format=hash; b exclude=x ttl=1s",
 		"users columns=a exclude=b",
+		"users where=(status = 'a; b' AND (n > 1)) ttl=1s; orders where=(\"x)\" = E'\\')')",
+		"users where=(a = 1; b",
 	} {
 		f.Add(s)
 	}

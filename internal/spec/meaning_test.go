@@ -33,6 +33,7 @@ func TestEquivalentSpellings(t *testing.T) {
 		{"users ttl=1500ms", "users ttl=1.5s"},
 		{"users ttl=3600000ms", "users ttl=1h"},
 		{"users exclude=secret,token", "users exclude=token,secret format=json"},
+		{"users where=(a = 1) ttl=1m", "users ttl=60s   where=(a = 1)"},
 	} {
 		a, b := withKey(t, c[0], "id"), withKey(t, c[1], "id")
 		if !Equivalent(a, b) || !Equivalent(b, a) {
@@ -63,6 +64,8 @@ func TestEquivalentMeaningDiffers(t *testing.T) {
 		// later is synced with exclude= and not with columns=.
 		{"users", "users exclude=secret", "exclude=none -> secret"},
 		{"users exclude=a", "users exclude=a,b", "exclude=a -> a,b"},
+		{"users", "users where=(a = 1)", "where=every row -> (a = 1)"},
+		{"users where=(a = 1)", "users where=(a = 2)", "where=(a = 1) -> (a = 2)"},
 		{"users columns=id,name", "users exclude=secret", "exclude=none -> secret"},
 	} {
 		a, b := withKey(t, c.a, "id"), withKey(t, c.b, "id")
@@ -88,6 +91,7 @@ func TestCanonicalIsAFixedPoint(t *testing.T) {
 		"users columns=z,a,m format=hash ttl=90s",
 		`"My"."Ta""ble" key={b}:{a} columns=b,a`,
 		"users exclude=z,a format=hash",
+		"users where=(a = 'x; y=z' AND b)",
 	} {
 		a := withKey(t, s, "id")
 		c := a.Canonical()

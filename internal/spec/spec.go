@@ -31,6 +31,9 @@ type Table struct {
 	Columns []string
 	// TTL is the expiry every write sets; zero means none.
 	TTL time.Duration
+	// Where is the where= expression as written, parentheses included
+	// ("(status = 'active')"); empty for every row.
+	Where string
 	// Exclude lists columns left out of a whole-row value (every other
 	// column, including ones added later); nil when not given. Never set
 	// together with Columns.
@@ -74,6 +77,9 @@ func (t Table) options() string {
 	}
 	if t.TTL > 0 {
 		b.WriteString(" ttl=" + t.TTL.String())
+	}
+	if t.Where != "" {
+		b.WriteString(" where=" + t.Where)
 	}
 	return b.String()
 }
@@ -131,6 +137,15 @@ func Changes(a, b Table) []string {
 	if ttl(a) != ttl(b) {
 		out = append(out, "ttl="+ttl(a)+" -> "+ttl(b))
 	}
+	where := func(t Table) string {
+		if t.Where == "" {
+			return "every row"
+		}
+		return t.Where
+	}
+	if where(a) != where(b) {
+		out = append(out, "where="+where(a)+" -> "+where(b))
+	}
 	return out
 }
 
@@ -158,14 +173,14 @@ func (t Table) Normalized() Table {
 func Parse(s string) ([]Table, error) {
 	var tables []Table
 	seen := map[string]bool{}
-	for _, entry := range strings.Split(s, ";") {
-		fields := strings.Fields(entry)
-		if len(fields) == 0 {
-			continue
-		}
+	entries, raws, err := splitEntries(s)
+	if err != nil {
+		return nil, err
+	}
+	for i, fields := range entries {
 		t, err := parseEntry(fields)
 		if err != nil {
-			return nil, fmt.Errorf("PGREDIS_TABLES entry %q: %w", strings.TrimSpace(entry), err)
+			return nil, fmt.Errorf("PGREDIS_TABLES entry %q: %w", raws[i], err)
 		}
 		if seen[t.String()] {
 			return nil, fmt.Errorf("PGREDIS_TABLES lists table %s twice", t)
@@ -192,7 +207,7 @@ func parseEntry(fields []string) (Table, error) {
 	for _, f := range fields[1:] {
 		opt, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, exclude, ttl; PGREDIS_TABLES entries are separated by ';')", f)
+			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, exclude, ttl, where; PGREDIS_TABLES entries are separated by ';')", f)
 		}
 		if given[opt] {
 			return Table{}, fmt.Errorf("option %s given twice", opt)
@@ -237,8 +252,14 @@ func parseEntry(fields []string) (Table, error) {
 				return Table{}, fmt.Errorf("ttl=%s: Redis expiries have millisecond precision", val)
 			}
 			t.TTL = d
+		case "where":
+			// splitEntries kept a parenthesised value whole.
+			if !strings.HasPrefix(val, "(") {
+				return Table{}, fmt.Errorf("where=%s needs parentheses: where=(%s)", val, val)
+			}
+			t.Where = val
 		default:
-			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, exclude, ttl)", opt)
+			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, exclude, ttl, where)", opt)
 		}
 	}
 	return t, nil
