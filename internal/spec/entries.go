@@ -64,11 +64,13 @@ func entryText(s string, start int) string {
 	return s[start:]
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 // whereValue measures the parenthesised expression at the start of s:
 // the length up to and including the ')' that balances the first '('.
-// Parentheses inside single-quoted literals (E'' ones with backslash
+// Parentheses inside single-quoted literals (E” ones with backslash
 // escapes) and double-quoted identifiers do not count. Comments and
 // dollar quoting are refused: PostgreSQL would read them differently from
 // this scan, and a comment would hide the rest of the generated SQL.
