@@ -43,6 +43,9 @@ func goldenTable(t *testing.T, entry string, cols []Column, pk []string, eq []st
 	for _, name := range eq {
 		tb.EqColumns = append(tb.EqColumns, EqColumn{find(name), "OPERATOR(pg_catalog.=)"})
 	}
+	if tb.ExpireAt != "" {
+		tb.expireType = baseType(find(tb.ExpireAt).Type)
+	}
 	switch {
 	case tb.Exclude != nil:
 		for _, c := range cols {
@@ -85,6 +88,9 @@ func TestGeneratedSQL(t *testing.T) {
 		// re-set are deleted, the lookup and the reconcile filter too.
 		{"where_exclude", goldenTable(t, "tasks where=(state <> 'done' AND note <> 'a; b=c') exclude=note",
 			[]Column{{"id", "integer"}, {"state", "text"}, {"note", "text"}}, []string{"id"}, []string{"id"})},
+		// expire_at=: the value carries its key's expiry instant.
+		{"expire_at_hash", goldenTable(t, "sessions format=hash expire_at=until where=(kind = 'web')",
+			[]Column{{"id", "integer"}, {"kind", "text"}, {"until", "timestamp(3) with time zone"}}, []string{"id"}, []string{"id"})},
 		// The fixed dollar tag and a quote in names and literals.
 		{"dollar_tag", goldenTable(t, `"we'ird"."a$pgredis$b" key=x$pgredis$y'{a$pgredis$b}`,
 			[]Column{{"a$pgredis$b", "text"}, {"v", "text"}}, []string{"a$pgredis$b"}, []string{"a$pgredis$b"})},

@@ -78,6 +78,26 @@ func (t Table) keyExpr(alias string) string {
 // format=json, or a JSON object of the columns' text output (NULLs left
 // out) for format=hash, which the worker turns into hash fields.
 func (t Table) valueExpr(alias string) string {
+	return t.withExpiry(alias, t.bodyExpr(alias))
+}
+
+// withExpiry prefixes a value with its key's expiry for expire_at=: the
+// instant in Unix milliseconds, "-" for none (NULL or infinity) or "0"
+// for -infinity (always past), then ':'. The worker takes it off and
+// sets the expiry, or deletes the key when the instant has passed. A
+// timestamp without time zone and a date are read as UTC (EXTRACT's
+// epoch of them is their nominal UTC instant).
+func (t Table) withExpiry(alias, value string) string {
+	if t.ExpireAt == "" {
+		return value
+	}
+	c := alias + "." + spec.QuoteIdent(t.ExpireAt)
+	return fmt.Sprintf(`(CASE WHEN (%[1]s) IS NULL THEN '-' WHEN pg_catalog.isfinite(%[1]s) THEN pg_catalog.floor(EXTRACT(epoch FROM %[1]s) * 1000)::bigint::text WHEN (%[1]s) OPERATOR(pg_catalog.>) 'epoch'::%[2]s THEN '-' ELSE '0' END || ':' || %[3]s)`,
+		c, t.expireType, value)
+}
+
+// bodyExpr is the value without the expiry prefix.
+func (t Table) bodyExpr(alias string) string {
 	switch {
 	case t.Format == spec.FormatJSON && t.Columns == nil:
 		// The trigger renders the whole row so a column added later is
@@ -235,7 +255,7 @@ func (t Table) SnapshotSQL() string {
 		return t.RenderSQL()
 	}
 	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r%s) x WHERE k IS NOT NULL",
-		t.keyExpr("r"), t.jsonExpr("r"), t.Ident(), t.whereClause())
+		t.keyExpr("r"), t.withExpiry("r", t.jsonExpr("r")), t.Ident(), t.whereClause())
 }
 
 // RenderSQL selects (key, value) for every row that has a key.

@@ -2,10 +2,14 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
+	"github.com/pgredis/pgredis/internal/testenv"
+	"github.com/pgredis/pgredis/worker"
 )
 
 // exclude=: every column but the excluded ones, live and through the
@@ -133,5 +137,77 @@ INSERT INTO tk VALUES ('a', 1, true), ('b', 2, false);`,
 	startListening(t, b)
 	b.WaitMirror(t, converge)
 	b.Exec(t, `TRUNCATE tasks, th, tk`)
+	b.WaitMirror(t, converge)
+}
+
+// expire_at=: each key expires at its row's instant (timestamptz,
+// timestamp read as UTC, date); a row whose instant has passed is not in
+// the mirror, NULL and infinity mean no expiry; live (instants moved into
+// the past and the future, set and cleared), through the start-up
+// reconcile (a key with a wrong or no expiry, a key of an expired row),
+// a key that expires in Redis while the worker runs, and a dry-run
+// resync afterwards that finds no drift (an expired key is not drift).
+func TestExpireAt(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE sess (id int PRIMARY KEY, until timestamptz, v text);
+CREATE TABLE sh (id int PRIMARY KEY, day date, v text);
+CREATE TABLE sl (id int PRIMARY KEY, at timestamp, live boolean);
+INSERT INTO sess VALUES (1, '2099-01-01 00:00:00.123+00', 'a'), (2, '2000-01-01 00:00:00+00', 'b'), (3, NULL, 'c'), (4, 'infinity', 'd'), (5, '-infinity', 'e');
+INSERT INTO sh VALUES (1, '2099-01-01', 'a'), (2, '2000-01-01', 'b'), (3, NULL, 'c');
+INSERT INTO sl VALUES (1, '2099-06-01 12:00:00.5', true), (2, '2099-06-01 12:00:00', false), (3, '2001-01-01', true);`,
+		"sess expire_at=until; sh format=hash expire_at=day; sl expire_at=at where=(live)")
+	ctx := context.Background()
+	// Stale keys: an expired row's, one with no expiry, one with a wrong one.
+	b.Redis.Set(ctx, "sess:2", `{"id": 2, "v": "b", "until": "2000-01-01T00:00:00+00:00"}`, 0)
+	b.Redis.Set(ctx, "sess:1", `{"id": 1, "v": "a", "until": "2099-01-01T00:00:00.123+00:00"}`, 0)
+	b.Redis.HSet(ctx, "sh:1", "id", "1", "day", "2099-01-01", "v", "a")
+	b.Redis.PExpireAt(ctx, "sh:1", time.Date(2098, 1, 1, 0, 0, 0, 0, time.UTC))
+	w := startListening(t, b)
+	b.WaitMirror(t, converge)
+	if n := b.Redis.Exists(ctx, "sess:2", "sess:5", "sh:2", "sl:3").Val(); n != 0 {
+		t.Fatalf("%d keys of rows whose instant has passed exist", n)
+	}
+
+	for i, s := range []string{
+		`UPDATE sess SET until = '2001-01-01+00' WHERE id = 1; UPDATE sess SET until = '2098-01-01+00' WHERE id = 2; UPDATE sess SET until = '2097-05-05 05:05:05.5+00' WHERE id = 3; UPDATE sess SET until = NULL WHERE id = 4`,
+		`UPDATE sh SET day = day + 1; UPDATE sh SET day = NULL WHERE id = 1; UPDATE sl SET at = at + interval '1 day', live = NOT live`,
+		`INSERT INTO sess VALUES (6, '2096-01-01+00', 'f'), (7, '1999-01-01+00', 'g'); UPDATE sess SET v = 'moved', id = 8 WHERE id = 2`,
+		`BEGIN; UPDATE sess SET until = '2001-01-01+00' WHERE id = 6; UPDATE sess SET until = '2095-01-01+00' WHERE id = 6; COMMIT`,
+		// A key that expires in Redis while the worker runs.
+		`INSERT INTO sess VALUES (9, clock_timestamp() + interval '1500 milliseconds', 'soon')`,
+	} {
+		b.Exec(t, s)
+		b.WaitMirror(t, converge)
+		if t.Failed() {
+			t.Fatalf("after step %d: %s", i, s)
+		}
+	}
+	testenv.Eventually(t, converge, func() error {
+		if b.Redis.Exists(ctx, "sess:9").Val() != 0 {
+			return errors.New("sess:9 has not expired yet")
+		}
+		return nil
+	})
+	b.WaitMirror(t, converge)
+	reps, err := worker.Resync(ctx, b.Config(t), nil, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reps {
+		if r.Written != 0 || r.Deleted != 0 || r.Missing != 0 {
+			t.Errorf("dry-run resync found drift in %s: %+v", r.Table, r)
+		}
+	}
+
+	// Through the reconcile.
+	if err := w.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `UPDATE sess SET until = until - interval '1000 years' WHERE id = 8; UPDATE sess SET until = '2090-01-01+00' WHERE id = 7; UPDATE sh SET day = '2093-03-03'`)
+	b.Redis.Persist(ctx, "sess:6")
+	startListening(t, b)
+	b.WaitMirror(t, converge)
+	b.Exec(t, `DELETE FROM sess WHERE id = 6; TRUNCATE sh, sl`)
 	b.WaitMirror(t, converge)
 }

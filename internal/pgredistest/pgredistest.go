@@ -223,11 +223,14 @@ type Expected struct {
 	Strings map[string]string
 	Hashes  map[string]map[string]string
 	TTL     map[string]time.Duration
+	// ExpireAt is each expire_at= key's expiry instant in Unix ms, -1
+	// for none.
+	ExpireAt map[string]int64
 }
 
 // Expect computes the expected mirror of every table.
 func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
-	exp := Expected{Strings: map[string]string{}, Hashes: map[string]map[string]string{}, TTL: map[string]time.Duration{}}
+	exp := Expected{Strings: map[string]string{}, Hashes: map[string]map[string]string{}, TTL: map[string]time.Duration{}, ExpireAt: map[string]int64{}}
 	conn, err := b.PG.Acquire(ctx)
 	if err != nil {
 		return exp, err
@@ -259,24 +262,38 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 		// One query, so keys and values come from the same row.
 		// where= as the user wrote it: the mirror holds the rows
 		// PostgreSQL says match.
-		filter := ""
+		var conds []string
 		if t.Where != "" {
-			filter = " WHERE " + t.Where
+			conds = append(conds, t.Where)
 		}
-		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r.*), %s, %s FROM %s r%s", textCols(keyCols), textCols(valueCols), t.Ident(), filter))
+		// expire_at=: a row whose instant has passed is not in the
+		// mirror; the session is in UTC, so timestamp and date columns
+		// read as UTC.
+		expiry := "-1"
+		if t.ExpireAt != "" {
+			c := "r." + spec.QuoteIdent(t.ExpireAt)
+			conds = append(conds, fmt.Sprintf("(%[1]s IS NULL OR %[1]s::timestamptz > now())", c))
+			expiry = fmt.Sprintf("CASE WHEN %[1]s IS NULL OR %[1]s = 'infinity' THEN -1 ELSE floor(extract(epoch FROM %[1]s::timestamptz) * 1000)::bigint END", c)
+		}
+		filter := ""
+		if len(conds) > 0 {
+			filter = " WHERE " + strings.Join(conds, " AND ")
+		}
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT %s, to_jsonb(r.*), %s, %s FROM %s r%s", expiry, textCols(keyCols), textCols(valueCols), t.Ident(), filter))
 		if err != nil {
 			return exp, err
 		}
 		type row struct {
-			doc  map[string]any
-			keys []*string
-			text []*string
+			doc    map[string]any
+			expiry int64
+			keys   []*string
+			text   []*string
 		}
 		var all []row
 		for rows.Next() {
 			var docText []byte
 			r := row{keys: make([]*string, len(keyCols)), text: make([]*string, len(valueCols))}
-			dest := []any{&docText}
+			dest := []any{&r.expiry, &docText}
 			for i := range r.keys {
 				dest = append(dest, &r.keys[i])
 			}
@@ -312,6 +329,9 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 			key := t.Key.Render(vals)
 			if t.TTL > 0 {
 				exp.TTL[key] = t.TTL
+			}
+			if t.ExpireAt != "" {
+				exp.ExpireAt[key] = r.expiry
 			}
 			if t.Format == spec.FormatHash {
 				fields := map[string]string{}
@@ -399,6 +419,11 @@ func (b *Bundle) Diff(ctx context.Context) error {
 		} else {
 			problems = append(problems, fmt.Sprintf("unexpected key %q", k))
 			continue
+		}
+		if at, ok := exp.ExpireAt[k]; ok {
+			if got, err := rdb.Do(ctx, "PEXPIRETIME", k).Int64(); err != nil || got != at {
+				problems = append(problems, fmt.Sprintf("%s: expiry instant %d ms, want %d (%v)", k, got, at, err))
+			}
 		}
 		if ttl, ok := exp.TTL[k]; ok {
 			got := rdb.PTTL(ctx, k).Val()

@@ -19,6 +19,7 @@ func FuzzParse(f *testing.F) {
 		"users columns=a exclude=b",
 		"users where=(status = 'a; b' AND (n > 1)) ttl=1s; orders where=(\"x)\" = E'\\')')",
 		"users where=(a = 1; b",
+		"users expire_at=until format=hash; b expire_at=x ttl=1s; c expire_at=",
 	} {
 		f.Add(s)
 	}

@@ -65,6 +65,8 @@ func TestEquivalentMeaningDiffers(t *testing.T) {
 		{"users", "users exclude=secret", "exclude=none -> secret"},
 		{"users exclude=a", "users exclude=a,b", "exclude=a -> a,b"},
 		{"users", "users where=(a = 1)", "where=every row -> (a = 1)"},
+		{"users", "users expire_at=until", "expire_at=none -> until"},
+		{"users expire_at=a", "users expire_at=b", "expire_at=a -> b"},
 		{"users where=(a = 1)", "users where=(a = 2)", "where=(a = 1) -> (a = 2)"},
 		{"users columns=id,name", "users exclude=secret", "exclude=none -> secret"},
 	} {
@@ -92,6 +94,7 @@ func TestCanonicalIsAFixedPoint(t *testing.T) {
 		`"My"."Ta""ble" key={b}:{a} columns=b,a`,
 		"users exclude=z,a format=hash",
 		"users where=(a = 'x; y=z' AND b)",
+		"users expire_at=until format=hash exclude=x where=(y)",
 	} {
 		a := withKey(t, s, "id")
 		c := a.Canonical()

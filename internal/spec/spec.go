@@ -31,6 +31,9 @@ type Table struct {
 	Columns []string
 	// TTL is the expiry every write sets; zero means none.
 	TTL time.Duration
+	// ExpireAt is the expire_at= column: each key expires at the instant
+	// it holds; empty for none. Never set together with TTL.
+	ExpireAt string
 	// Where is the where= expression as written, parentheses included
 	// ("(status = 'active')"); empty for every row.
 	Where string
@@ -77,6 +80,9 @@ func (t Table) options() string {
 	}
 	if t.TTL > 0 {
 		b.WriteString(" ttl=" + t.TTL.String())
+	}
+	if t.ExpireAt != "" {
+		b.WriteString(" expire_at=" + t.ExpireAt)
 	}
 	if t.Where != "" {
 		b.WriteString(" where=" + t.Where)
@@ -136,6 +142,15 @@ func Changes(a, b Table) []string {
 	}
 	if ttl(a) != ttl(b) {
 		out = append(out, "ttl="+ttl(a)+" -> "+ttl(b))
+	}
+	if a.ExpireAt != b.ExpireAt {
+		exp := func(t Table) string {
+			if t.ExpireAt == "" {
+				return "none"
+			}
+			return t.ExpireAt
+		}
+		out = append(out, "expire_at="+exp(a)+" -> "+exp(b))
 	}
 	where := func(t Table) string {
 		if t.Where == "" {
@@ -207,7 +222,7 @@ func parseEntry(fields []string) (Table, error) {
 	for _, f := range fields[1:] {
 		opt, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, exclude, ttl, where; PGREDIS_TABLES entries are separated by ';')", f)
+			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, exclude, ttl, expire_at, where; PGREDIS_TABLES entries are separated by ';')", f)
 		}
 		if given[opt] {
 			return Table{}, fmt.Errorf("option %s given twice", opt)
@@ -252,6 +267,11 @@ func parseEntry(fields []string) (Table, error) {
 				return Table{}, fmt.Errorf("ttl=%s: Redis expiries have millisecond precision", val)
 			}
 			t.TTL = d
+		case "expire_at":
+			if val == "" {
+				return Table{}, fmt.Errorf("expire_at= names no column: give the timestamptz, timestamp or date column the key expires at")
+			}
+			t.ExpireAt = val
 		case "where":
 			// splitEntries kept a parenthesised value whole.
 			if !strings.HasPrefix(val, "(") {
@@ -259,8 +279,11 @@ func parseEntry(fields []string) (Table, error) {
 			}
 			t.Where = val
 		default:
-			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, exclude, ttl, where)", opt)
+			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, exclude, ttl, expire_at, where)", opt)
 		}
+	}
+	if t.TTL > 0 && t.ExpireAt != "" {
+		return Table{}, fmt.Errorf("ttl= and expire_at= cannot be combined: a key expires either a fixed time after each write (ttl=) or at its row's instant (expire_at=)")
 	}
 	return t, nil
 }
