@@ -117,6 +117,10 @@ INSERT INTO tk VALUES ('a', 1, true), ('b', 2, false);`,
 		`WITH d AS (DELETE FROM tasks WHERE id = 4 RETURNING id) INSERT INTO tasks SELECT id, 'done', 0, NULL FROM d`,
 		`WITH d AS (DELETE FROM tasks WHERE id = 4 RETURNING id) INSERT INTO tasks SELECT id, 'open', 7, NULL FROM d`,
 		`DELETE FROM tasks WHERE id IN (4, 5); DELETE FROM th WHERE n <= 0; DELETE FROM tk WHERE NOT live`,
+		// Rows too large for a notification go by reference: one that
+		// stops matching before the worker reads it is deleted.
+		`INSERT INTO tasks VALUES (50, 'open', 1, repeat('x', 9000)), (51, 'done', 1, repeat('y', 9000))`,
+		`BEGIN; UPDATE tasks SET note = note || 'z' WHERE id = 50; UPDATE tasks SET state = 'done' WHERE id = 50; UPDATE tasks SET state = 'open' WHERE id = 51; COMMIT`,
 	}
 	for i, s := range steps {
 		b.Exec(t, s)
@@ -176,6 +180,8 @@ INSERT INTO sl VALUES (1, '2099-06-01 12:00:00.5', true), (2, '2099-06-01 12:00:
 		`BEGIN; UPDATE sess SET until = '2001-01-01+00' WHERE id = 6; UPDATE sess SET until = '2095-01-01+00' WHERE id = 6; COMMIT`,
 		// A key that expires in Redis while the worker runs.
 		`INSERT INTO sess VALUES (9, clock_timestamp() + interval '1500 milliseconds', 'soon')`,
+		// Rows too large for a notification go by reference.
+		`INSERT INTO sess VALUES (10, '2094-01-01+00', repeat('x', 9000)), (11, '2002-01-01+00', repeat('y', 9000))`,
 	} {
 		b.Exec(t, s)
 		b.WaitMirror(t, converge)
