@@ -38,7 +38,7 @@ func splitEntries(s string) (entries [][]string, raws []string, err error) {
 					}
 					j += n
 					if j < len(s) && s[j] != ';' && !isSpace(s[j]) {
-						return nil, nil, fmt.Errorf("PGREDIS_TABLES entry %q: where=%s is followed by %q: put a space between options", strings.TrimSpace(entryText(s, start)), s[i+6:j], s[j])
+						return nil, nil, fmt.Errorf("PGREDIS_TABLES entry %q: the ')' closing where= is followed by %q: put a space between options", strings.TrimSpace(entryText(s, start)), s[j])
 					}
 					break
 				}
