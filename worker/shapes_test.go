@@ -217,3 +217,34 @@ INSERT INTO sl VALUES (1, '2099-06-01 12:00:00.5', true), (2, '2099-06-01 12:00:
 	b.Exec(t, `DELETE FROM sess WHERE id = 6; TRUNCATE sh, sl`)
 	b.WaitMirror(t, converge)
 }
+
+// Guarantee 10 for the shape options: a column added to a where= and
+// expire_at= table is followed (the functions are regenerated and the
+// expression checked again); one that where= or expire_at= names dropped
+// never fails a write, and migrate up with a fitting spec repairs.
+func TestShapeOptionsAfterAlter(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE tasks (id int PRIMARY KEY, state text, until timestamptz, note text);
+INSERT INTO tasks VALUES (1, 'open', '2099-01-01+00', 'a'), (2, 'done', NULL, 'b');`,
+		"tasks where=(state <> 'done') expire_at=until exclude=note")
+	w := startListening(t, b)
+	b.WaitMirror(t, converge)
+	b.Exec(t, `ALTER TABLE tasks ADD COLUMN extra int DEFAULT 7`)
+	b.Exec(t, `INSERT INTO tasks VALUES (3, 'open', NULL, 'c', 8); UPDATE tasks SET state = 'open' WHERE id = 2`)
+	b.WaitMirror(t, converge)
+
+	b.Exec(t, `ALTER TABLE tasks DROP COLUMN state; ALTER TABLE tasks DROP COLUMN until`)
+	for _, q := range []string{`INSERT INTO tasks VALUES (4, 'd', 1)`, `UPDATE tasks SET extra = 9`, `DELETE FROM tasks WHERE id = 1`, `TRUNCATE tasks`, `INSERT INTO tasks VALUES (5, 'e', 2)`} {
+		b.Exec(t, q)
+	}
+	if err := w.Err(); err != nil {
+		t.Fatalf("worker stopped: %v", err)
+	}
+	_ = w.Stop(context.Background())
+	b.Install(t, "tasks where=(extra > 1) exclude=note")
+	startListening(t, b)
+	b.WaitMirror(t, converge)
+	b.Exec(t, `UPDATE tasks SET extra = 0; INSERT INTO tasks VALUES (6, 'f', 3)`)
+	b.WaitMirror(t, converge)
+}
