@@ -36,6 +36,8 @@ type Table struct {
 	Value []Column
 	// KeyColumns are the template's distinct placeholder columns.
 	KeyColumns []Column
+	// expireType is the expire_at= column's type.
+	expireType string
 	// EqColumns are the key columns a btree index leads with (see
 	// eqColumns); the trigger looks current rows up by them.
 	EqColumns []EqColumn
@@ -165,9 +167,36 @@ WHERE n.nspname = $1 AND c.relname = $2`, st.Schema, st.Name).Scan(&oid, &kind)
 	if t.EqColumns, err = eqColumns(ctx, q, oid, t.KeyColumns); err != nil {
 		return Table{}, fmt.Errorf("error reading the indexes of %s: %w", st, err)
 	}
-	if st.Columns == nil {
+	if st.ExpireAt != "" {
+		c, err := t.column(st.ExpireAt, "expire_at=")
+		if err != nil {
+			return Table{}, err
+		}
+		switch baseType(c.Type) {
+		case "timestamp with time zone", "timestamp without time zone", "date":
+			t.expireType = baseType(c.Type)
+		default:
+			return Table{}, fmt.Errorf("table %s: expire_at=%s names a column of type %s: it must be timestamptz, timestamp (read as UTC) or date", st, c.Name, c.Type)
+		}
+	}
+	if err := checkWhere(ctx, q, t); err != nil {
+		return Table{}, err
+	}
+	switch {
+	case st.Exclude != nil:
+		for _, name := range st.Exclude {
+			if _, err := t.column(name, "exclude="); err != nil {
+				return Table{}, err
+			}
+		}
+		for _, c := range t.AllColumns {
+			if !slices.Contains(st.Exclude, c.Name) {
+				t.Value = append(t.Value, c)
+			}
+		}
+	case st.Columns == nil:
 		t.Value = t.AllColumns
-	} else {
+	default:
 		for _, name := range st.Columns {
 			c, err := t.column(name, "columns=")
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,9 +43,19 @@ func goldenTable(t *testing.T, entry string, cols []Column, pk []string, eq []st
 	for _, name := range eq {
 		tb.EqColumns = append(tb.EqColumns, EqColumn{find(name), "OPERATOR(pg_catalog.=)"})
 	}
-	if tb.Columns == nil {
+	if tb.ExpireAt != "" {
+		tb.expireType = baseType(find(tb.ExpireAt).Type)
+	}
+	switch {
+	case tb.Exclude != nil:
+		for _, c := range cols {
+			if !slices.Contains(tb.Exclude, c.Name) {
+				tb.Value = append(tb.Value, c)
+			}
+		}
+	case tb.Columns == nil:
 		tb.Value = cols
-	} else {
+	default:
 		for _, name := range tb.Columns {
 			tb.Value = append(tb.Value, find(name))
 		}
@@ -67,6 +78,19 @@ func TestGeneratedSQL(t *testing.T) {
 			[]Column{{"tenant", "integer"}, {"id", "bigint"}, {"status", "text"}, {"note", "text"}}, []string{"tenant", "id"}, []string{"tenant", "id"})},
 		{"json_columns_unindexed_key", goldenTable(t, "people key=p:{email} columns=email,born,doc",
 			[]Column{{"id", "integer"}, {"email", "text"}, {"born", "date"}, {"doc", "jsonb"}}, []string{"id"}, nil)},
+		// exclude=: the whole row less the excluded keys (json), every
+		// other column (hash).
+		{"json_exclude", goldenTable(t, "accounts exclude=token,password",
+			[]Column{{"id", "integer"}, {"email", "text"}, {"password", "text"}, {"token", "text"}}, []string{"id"}, []string{"id"})},
+		{"hash_exclude_ttl", goldenTable(t, "accounts format=hash exclude=password ttl=10m",
+			[]Column{{"id", "integer"}, {"email", "text"}, {"password", "text"}}, []string{"id"}, []string{"id"})},
+		// where=: only matching rows set keys, old matching keys not
+		// re-set are deleted, the lookup and the reconcile filter too.
+		{"where_exclude", goldenTable(t, "tasks where=(state <> 'done' AND note <> 'a; b=c') exclude=note",
+			[]Column{{"id", "integer"}, {"state", "text"}, {"note", "text"}}, []string{"id"}, []string{"id"})},
+		// expire_at=: the value carries its key's expiry instant.
+		{"expire_at_hash", goldenTable(t, "sessions format=hash expire_at=until where=(kind = 'web')",
+			[]Column{{"id", "integer"}, {"kind", "text"}, {"until", "timestamp(3) with time zone"}}, []string{"id"}, []string{"id"})},
 		// The fixed dollar tag and a quote in names and literals.
 		{"dollar_tag", goldenTable(t, `"we'ird"."a$pgredis$b" key=x$pgredis$y'{a$pgredis$b}`,
 			[]Column{{"a$pgredis$b", "text"}, {"v", "text"}}, []string{"a$pgredis$b"}, []string{"a$pgredis$b"})},

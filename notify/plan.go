@@ -111,8 +111,8 @@ func (r registryRow) spec() (spec.Table, error) {
 func (t Table) normalized() Table {
 	key := t.Key
 	t.Table.Key = &key
+	t.Table = t.Table.Normalized()
 	if t.Table.Columns != nil {
-		t.Table = t.Table.Normalized()
 		t.Value = slices.Clone(t.Value)
 		slices.SortFunc(t.Value, func(a, b Column) int { return strings.Compare(a.Name, b.Name) })
 	}

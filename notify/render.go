@@ -78,13 +78,33 @@ func (t Table) keyExpr(alias string) string {
 // format=json, or a JSON object of the columns' text output (NULLs left
 // out) for format=hash, which the worker turns into hash fields.
 func (t Table) valueExpr(alias string) string {
+	return t.withExpiry(alias, t.bodyExpr(alias))
+}
+
+// withExpiry prefixes a value with its key's expiry for expire_at=: the
+// instant in Unix milliseconds, "-" for none (NULL or infinity) or "0"
+// for -infinity (always past), then ':'. The worker takes it off and
+// sets the expiry, or deletes the key when the instant has passed. A
+// timestamp without time zone and a date are read as UTC (EXTRACT's
+// epoch of them is their nominal UTC instant).
+func (t Table) withExpiry(alias, value string) string {
+	if t.ExpireAt == "" {
+		return value
+	}
+	c := alias + "." + spec.QuoteIdent(t.ExpireAt)
+	return fmt.Sprintf(`(CASE WHEN (%[1]s) IS NULL THEN '-' WHEN pg_catalog.isfinite(%[1]s) THEN pg_catalog.floor(EXTRACT(epoch FROM %[1]s) * 1000)::bigint::text WHEN (%[1]s) OPERATOR(pg_catalog.>) 'epoch'::%[2]s THEN '-' ELSE '0' END || ':' || %[3]s)`,
+		c, t.expireType, value)
+}
+
+// bodyExpr is the value without the expiry prefix.
+func (t Table) bodyExpr(alias string) string {
 	switch {
 	case t.Format == spec.FormatJSON && t.Columns == nil:
 		// The trigger renders the whole row so a column added later is
 		// synced without a reinstall. alias.* and not alias alone: a
 		// column named like the alias would win over the whole-row
 		// reference.
-		return fmt.Sprintf("pg_catalog.to_jsonb(%s.*)::text", alias)
+		return t.wholeRowExpr(alias)
 	case t.Format == spec.FormatJSON:
 		return t.jsonExpr(alias)
 	}
@@ -150,9 +170,7 @@ func (t Table) jsonExpr(alias string) string {
 // jsonbExpr is the plain rendering jsonExpr stands in for.
 func (t Table) jsonbExpr(alias string) string {
 	if t.Columns == nil {
-		// alias.* and not alias alone: a column named like the alias would
-		// win over the whole-row reference.
-		return fmt.Sprintf("pg_catalog.to_jsonb(%s.*)::text", alias)
+		return t.wholeRowExpr(alias)
 	}
 	var objs []string
 	for start := 0; start < len(t.Value); start += 50 {
@@ -164,6 +182,23 @@ func (t Table) jsonbExpr(alias string) string {
 		objs = append(objs, "pg_catalog.jsonb_build_object("+strings.Join(args, ", ")+")")
 	}
 	return "(" + strings.Join(objs, " || ") + ")::text"
+}
+
+// wholeRowExpr renders the whole row as to_jsonb does, less the
+// exclude= columns: a column added later is in it. alias.* and not alias
+// alone: a column named like the alias would win over the whole-row
+// reference. jsonb's - operator takes the key out of the object (schema-
+// qualified: the functions run with a pinned search_path, but the
+// operator's text argument must not resolve to another schema's).
+func (t Table) wholeRowExpr(alias string) string {
+	if len(t.Exclude) == 0 {
+		return fmt.Sprintf("pg_catalog.to_jsonb(%s.*)::text", alias)
+	}
+	expr := fmt.Sprintf("pg_catalog.to_jsonb(%s.*)", alias)
+	for _, c := range t.Exclude {
+		expr = fmt.Sprintf("(%s OPERATOR(pg_catalog.-) %s::text)", expr, spec.QuoteLiteral(c))
+	}
+	return expr + "::text"
 }
 
 // jsonPlainTypes print as JSON numbers with their text output.
@@ -219,14 +254,14 @@ func (t Table) SnapshotSQL() string {
 	if t.Format != spec.FormatJSON {
 		return t.RenderSQL()
 	}
-	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r) x WHERE k IS NOT NULL",
-		t.keyExpr("r"), t.jsonExpr("r"), t.Ident())
+	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r%s) x WHERE k IS NOT NULL",
+		t.keyExpr("r"), t.withExpiry("r", t.jsonExpr("r")), t.Ident(), t.whereClause())
 }
 
 // RenderSQL selects (key, value) for every row that has a key.
 func (t Table) RenderSQL() string {
-	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r) x WHERE k IS NOT NULL",
-		t.keyExpr("r"), t.valueExpr("r"), t.Ident())
+	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r%s) x WHERE k IS NOT NULL",
+		t.keyExpr("r"), t.valueExpr("r"), t.Ident(), t.whereClause())
 }
 
 // FetchSQL selects (key, value) of the rows whose key columns equal $1..$n
@@ -235,6 +270,11 @@ func (t Table) FetchSQL() string {
 	var conds []string
 	for i, c := range t.KeyColumns {
 		conds = append(conds, fmt.Sprintf("r.%s = $%d::%s", spec.QuoteIdent(c.Name), i+1, c.Type))
+	}
+	if t.Where != "" {
+		// A row that stopped matching since its change was sent renders
+		// nothing, so the worker deletes its key.
+		conds = append(conds, t.Where)
 	}
 	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r WHERE %s) x WHERE k IS NOT NULL",
 		t.keyExpr("r"), t.valueExpr("r"), t.Ident(), strings.Join(conds, " AND "))

@@ -53,11 +53,11 @@ func (t Table) setRows(alias, rel string) string {
 				%s AS k,
 				%s AS v,
 				%s AS f
-			FROM %s %s
+			FROM %s %s%s
 			OFFSET 0
 		) x
 		WHERE x.k IS NOT NULL`,
-		t.setEntryExpr(), t.keyExpr(alias), t.valueExpr(alias), t.fetchEntryExpr(alias), rel, alias)
+		t.setEntryExpr(), t.keyExpr(alias), t.valueExpr(alias), t.fetchEntryExpr(alias), rel, alias, t.whereClause())
 }
 
 func deleteEntries(keys string) string {
@@ -98,6 +98,11 @@ func (t Table) goneKeys(rel string) string {
 			) g(k)`, rel)
 	}
 	conds = append(conds, t.keyExpr("c")+" = g.k")
+	if t.Where != "" {
+		// A row that renders the key but does not match is not in the
+		// mirror: it keeps no key alive.
+		conds = append(conds, t.Where)
+	}
 	return fmt.Sprintf(`SELECT g.k
 			FROM (
 				%s
@@ -127,7 +132,20 @@ func (t Table) keyRows(alias, rel string) string {
 	for _, c := range t.EqColumns {
 		terms = append(terms, alias+"."+spec.QuoteIdent(c.Name))
 	}
-	return fmt.Sprintf("SELECT %s FROM %s %s", strings.Join(terms, ", "), rel, alias)
+	return fmt.Sprintf("SELECT %s FROM %s %s%s", strings.Join(terms, ", "), rel, alias, t.whereClause())
+}
+
+// whereClause filters a query's rows by where=: only matching rows are in
+// the mirror. An old row that did not match had no key to delete, and a
+// new one that does not match sets none, so an update that moves a row
+// out of the filter deletes its key (old keys less new ones) and one
+// that moves it in writes it. The expression names columns unqualified,
+// so it reads the row of whichever alias the query gives the table.
+func (t Table) whereClause() string {
+	if t.Where == "" {
+		return ""
+	}
+	return " WHERE " + t.Where
 }
 
 // emit is a PL/pgSQL block that sends the entries query's rows (one text

@@ -380,6 +380,22 @@ func (w *reconciler) diff(ctx context.Context, t *table, keys, vals []string) (w
 			return nil, 0, 0, err
 		}
 	}
+	// expire_at=: a key whose expiry instant is not its row's is rewritten.
+	var exps []int64
+	if t.ExpireAt != "" {
+		if exps, err = w.store.readExpireTimes(ctx, keys); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	wrongExpiry := func(i int, want write) bool {
+		if exps == nil || want.del || exps[i] == -2 {
+			return false
+		}
+		if want.expireAtMS == 0 {
+			return exps[i] != -1
+		}
+		return exps[i] != want.expireAtMS
+	}
 	if t.Format == spec.FormatHash {
 		have, err := w.store.readHashes(ctx, keys)
 		if err != nil {
@@ -394,7 +410,7 @@ func (w *reconciler) diff(ctx context.Context, t *table, keys, vals []string) (w
 			if !want.del && have[i] != nil {
 				same = maps.Equal(have[i], fieldMap(want.fields))
 			}
-			if !same || (ttls != nil && ttls[i] == -1 && !want.del) {
+			if !same || (ttls != nil && ttls[i] == -1 && !want.del) || wrongExpiry(i, want) {
 				writes = append(writes, want)
 				switch {
 				case t.TTL > 0 && have[i] == nil:
@@ -411,8 +427,20 @@ func (w *reconciler) diff(ctx context.Context, t *table, keys, vals []string) (w
 		return nil, 0, 0, err
 	}
 	for i, k := range keys {
-		if !ok[i] || have[i] != vals[i] || (ttls != nil && ttls[i] == -1) {
-			want, _ := t.set(k, vals[i])
+		want, err := t.set(k, vals[i])
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if want.del {
+			// expire_at= whose instant has passed (or passed since the
+			// rows were read): the key must be gone, and is no drift
+			// when it already is.
+			if ok[i] {
+				writes = append(writes, want)
+			}
+			continue
+		}
+		if !ok[i] || have[i] != want.value || (ttls != nil && ttls[i] == -1) || wrongExpiry(i, want) {
 			writes = append(writes, want)
 			switch {
 			case t.TTL > 0 && !ok[i]:

@@ -24,6 +24,9 @@ type write struct {
 	// push: LPUSH value to the list and expire it in ttlMS (a barrier's
 	// answer).
 	push bool
+	// expireAtMS is the key's expiry instant (expire_at=), Unix ms; 0
+	// for none.
+	expireAtMS int64
 }
 
 // ErrFenced means another worker claimed the mirror, or Redis lost the
@@ -37,18 +40,24 @@ var ErrFenced = errors.New("the mirror's owner key does not hold this worker's t
 //
 // KEYS[1] is the owner key, KEYS[2..] the data keys; ARGV[1] the token,
 // then per key: op ("S" string, "H" hash, "D" delete, "L" push to a
-// list), ttl ms, and for S and L the value, for H the field count and
-// the fields and values.
+// list), ttl ms (or "@" and the expiry instant in Unix ms, for
+// expire_at=), and for S and L the value, for H the field count and the
+// fields and values.
 const applyScript = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return redis.error_reply('PGREDIS_FENCED')
 end
 local a = 2
 for i = 2, #KEYS do
-	local k, op, ttl = KEYS[i], ARGV[a], tonumber(ARGV[a + 1])
+	local k, op, ttl, at = KEYS[i], ARGV[a], tonumber(ARGV[a + 1]), nil
+	if ttl == nil then
+		ttl, at = 0, string.sub(ARGV[a + 1], 2)
+	end
 	a = a + 2
 	if op == 'S' then
-		if ttl > 0 then
+		if at then
+			redis.call('SET', k, ARGV[a], 'PXAT', at)
+		elseif ttl > 0 then
 			redis.call('SET', k, ARGV[a], 'PX', ttl)
 		else
 			redis.call('SET', k, ARGV[a])
@@ -60,7 +69,9 @@ for i = 2, #KEYS do
 		redis.call('UNLINK', k)
 		if n > 0 then
 			redis.call('HSET', k, unpack(ARGV, a, a + 2 * n - 1))
-			if ttl > 0 then
+			if at then
+				redis.call('PEXPIREAT', k, at)
+			elseif ttl > 0 then
 				redis.call('PEXPIRE', k, ttl)
 			end
 		end
@@ -228,6 +239,9 @@ func (s *store) queueScripts(ctx context.Context, pipe redis.Pipeliner, ownerKey
 		for _, w := range chunk {
 			keys = append(keys, w.key)
 			ttl := strconv.FormatInt(w.ttlMS, 10)
+			if w.expireAtMS > 0 {
+				ttl = "@" + strconv.FormatInt(w.expireAtMS, 10)
+			}
 			switch {
 			case w.del:
 				args = append(args, "D", ttl)
@@ -304,6 +318,29 @@ func (s *store) readHashes(ctx context.Context, keys []string) (_ []map[string]s
 	}
 	if err != nil && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
 		return nil, fmt.Errorf("error reading from Redis: %w", err)
+	}
+	return out, nil
+}
+
+// readExpireTimes returns the keys' expiry instants in Unix ms (-1: none,
+// -2: missing).
+func (s *store) readExpireTimes(ctx context.Context, keys []string) (_ []int64, err error) {
+	defer func() { err = redisErr(err) }()
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Do(ctx, "PEXPIRETIME", k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("error reading expiry times from Redis: %w", err)
+	}
+	out := make([]int64, len(keys))
+	for i, c := range cmds {
+		v, err := c.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("error reading expiry times from Redis: %w", err)
+		}
+		out[i] = v
 	}
 	return out, nil
 }

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/pgredis/pgredis/internal/spec"
 	"github.com/pgredis/pgredis/notify"
@@ -46,6 +49,24 @@ func (t *table) fetchKey(args []string) (string, error) {
 // set builds the write that stores a rendered value under key.
 func (t *table) set(key, value string) (write, error) {
 	w := write{key: key, value: value, ttlMS: t.TTL.Milliseconds()}
+	if t.ExpireAt != "" {
+		at, rest, ok := strings.Cut(value, ":")
+		if !ok {
+			return write{}, renderError{fmt.Errorf("value for %s key %q has no expiry prefix (installed by another pgredis? run pgredis migrate up)", t.Table, key)}
+		}
+		w.value, value = rest, rest
+		if at != "-" {
+			ms, err := strconv.ParseInt(at, 10, 64)
+			if err != nil {
+				return write{}, renderError{fmt.Errorf("value for %s key %q has a malformed expiry %q: %w", t.Table, key, at, err)}
+			}
+			// A row whose instant has passed is not in the mirror.
+			if ms <= time.Now().UnixMilli() {
+				return t.del(key), nil
+			}
+			w.expireAtMS = ms
+		}
+	}
 	if t.Format != spec.FormatHash {
 		return w, nil
 	}

@@ -223,11 +223,14 @@ type Expected struct {
 	Strings map[string]string
 	Hashes  map[string]map[string]string
 	TTL     map[string]time.Duration
+	// ExpireAt is each expire_at= key's expiry instant in Unix ms, -1
+	// for none.
+	ExpireAt map[string]int64
 }
 
 // Expect computes the expected mirror of every table.
 func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
-	exp := Expected{Strings: map[string]string{}, Hashes: map[string]map[string]string{}, TTL: map[string]time.Duration{}}
+	exp := Expected{Strings: map[string]string{}, Hashes: map[string]map[string]string{}, TTL: map[string]time.Duration{}, ExpireAt: map[string]int64{}}
 	conn, err := b.PG.Acquire(ctx)
 	if err != nil {
 		return exp, err
@@ -248,21 +251,49 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 		for _, c := range t.Value {
 			valueCols = append(valueCols, c.Name)
 		}
+		if t.Exclude != nil {
+			// From the catalog with this package's own query rather
+			// than Resolve's value columns: exclude= must mean every
+			// column the table has now but those.
+			if valueCols, err = columnsBut(ctx, conn, t.Ident(), t.Exclude); err != nil {
+				return exp, err
+			}
+		}
 		// One query, so keys and values come from the same row.
-		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT to_jsonb(r.*), %s, %s FROM %s r", textCols(keyCols), textCols(valueCols), t.Ident()))
+		// where= as the user wrote it: the mirror holds the rows
+		// PostgreSQL says match.
+		var conds []string
+		if t.Where != "" {
+			conds = append(conds, t.Where)
+		}
+		// expire_at=: a row whose instant has passed is not in the
+		// mirror; the session is in UTC, so timestamp and date columns
+		// read as UTC.
+		expiry := "-1"
+		if t.ExpireAt != "" {
+			c := "r." + spec.QuoteIdent(t.ExpireAt)
+			conds = append(conds, fmt.Sprintf("(%[1]s IS NULL OR %[1]s::timestamptz > now())", c))
+			expiry = fmt.Sprintf("CASE WHEN %[1]s IS NULL OR %[1]s = 'infinity' THEN -1 ELSE floor(extract(epoch FROM %[1]s::timestamptz) * 1000)::bigint END", c)
+		}
+		filter := ""
+		if len(conds) > 0 {
+			filter = " WHERE " + strings.Join(conds, " AND ")
+		}
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT %s, to_jsonb(r.*), %s, %s FROM %s r%s", expiry, textCols(keyCols), textCols(valueCols), t.Ident(), filter))
 		if err != nil {
 			return exp, err
 		}
 		type row struct {
-			doc  map[string]any
-			keys []*string
-			text []*string
+			doc    map[string]any
+			expiry int64
+			keys   []*string
+			text   []*string
 		}
 		var all []row
 		for rows.Next() {
 			var docText []byte
 			r := row{keys: make([]*string, len(keyCols)), text: make([]*string, len(valueCols))}
-			dest := []any{&docText}
+			dest := []any{&r.expiry, &docText}
 			for i := range r.keys {
 				dest = append(dest, &r.keys[i])
 			}
@@ -299,6 +330,9 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 			if t.TTL > 0 {
 				exp.TTL[key] = t.TTL
 			}
+			if t.ExpireAt != "" {
+				exp.ExpireAt[key] = r.expiry
+			}
 			if t.Format == spec.FormatHash {
 				fields := map[string]string{}
 				for j, c := range valueCols {
@@ -312,6 +346,9 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 				continue
 			}
 			doc := r.doc
+			for _, c := range t.Exclude {
+				delete(doc, c)
+			}
 			if t.Columns != nil {
 				doc = map[string]any{}
 				for _, c := range valueCols {
@@ -326,6 +363,15 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 		}
 	}
 	return exp, nil
+}
+
+// columnsBut lists the table's columns other than exclude, in attnum order.
+func columnsBut(ctx context.Context, conn *pgxpool.Conn, table string, exclude []string) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND NOT attname = ANY($2) ORDER BY attnum`, table, exclude)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 func textCols(cols []string) string {
@@ -373,6 +419,11 @@ func (b *Bundle) Diff(ctx context.Context) error {
 		} else {
 			problems = append(problems, fmt.Sprintf("unexpected key %q", k))
 			continue
+		}
+		if at, ok := exp.ExpireAt[k]; ok {
+			if got, err := rdb.Do(ctx, "PEXPIRETIME", k).Int64(); err != nil || got != at {
+				problems = append(problems, fmt.Sprintf("%s: expiry instant %d ms, want %d (%v)", k, got, at, err))
+			}
 		}
 		if ttl, ok := exp.TTL[k]; ok {
 			got := rdb.PTTL(ctx, k).Val()

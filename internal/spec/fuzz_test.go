@@ -15,6 +15,11 @@ func FuzzParse(f *testing.F) {
 		"x ttl=1h2m3.004s columns=a=b,c",
 		`"a.b".c; "a"."b.c"`,
 		";;users;;",
+		"users exclude=secret,token format=hash; b exclude=x ttl=1s",
+		"users columns=a exclude=b",
+		"users where=(status = 'a; b' AND (n > 1)) ttl=1s; orders where=(\"x)\" = E'\\')')",
+		"users where=(a = 1; b",
+		"users expire_at=until format=hash; b expire_at=x ttl=1s; c expire_at=",
 	} {
 		f.Add(s)
 	}

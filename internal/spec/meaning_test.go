@@ -32,6 +32,8 @@ func TestEquivalentSpellings(t *testing.T) {
 		{"users format=hash columns=b,a,c ttl=60s", "users ttl=1m columns=c,a,b format=hash key=users:{id}"},
 		{"users ttl=1500ms", "users ttl=1.5s"},
 		{"users ttl=3600000ms", "users ttl=1h"},
+		{"users exclude=secret,token", "users exclude=token,secret format=json"},
+		{"users where=(a = 1) ttl=1m", "users ttl=60s   where=(a = 1)"},
 	} {
 		a, b := withKey(t, c[0], "id"), withKey(t, c[1], "id")
 		if !Equivalent(a, b) || !Equivalent(b, a) {
@@ -58,6 +60,15 @@ func TestEquivalentMeaningDiffers(t *testing.T) {
 		{"users", "users ttl=1h", "ttl=none -> 1h0m0s"},
 		{"users ttl=1m", "users ttl=61s", "ttl=1m0s -> 1m1s"},
 		{"users key=u:{id}:{name}", "users key=u:{name}:{id}", "key=u:{id}:{name} -> u:{name}:{id}"},
+		// Leaving a column out is not listing the others: a column added
+		// later is synced with exclude= and not with columns=.
+		{"users", "users exclude=secret", "exclude=none -> secret"},
+		{"users exclude=a", "users exclude=a,b", "exclude=a -> a,b"},
+		{"users", "users where=(a = 1)", "where=every row -> (a = 1)"},
+		{"users", "users expire_at=until", "expire_at=none -> until"},
+		{"users expire_at=a", "users expire_at=b", "expire_at=a -> b"},
+		{"users where=(a = 1)", "users where=(a = 2)", "where=(a = 1) -> (a = 2)"},
+		{"users columns=id,name", "users exclude=secret", "exclude=none -> secret"},
 	} {
 		a, b := withKey(t, c.a, "id"), withKey(t, c.b, "id")
 		if Equivalent(a, b) {
@@ -81,6 +92,9 @@ func TestCanonicalIsAFixedPoint(t *testing.T) {
 		"users",
 		"users columns=z,a,m format=hash ttl=90s",
 		`"My"."Ta""ble" key={b}:{a} columns=b,a`,
+		"users exclude=z,a format=hash",
+		"users where=(a = 'x; y=z' AND b)",
+		"users expire_at=until format=hash exclude=x where=(y)",
 	} {
 		a := withKey(t, s, "id")
 		c := a.Canonical()
@@ -94,6 +108,9 @@ func TestCanonicalIsAFixedPoint(t *testing.T) {
 	}
 	if got := withKey(t, "t columns=c,a,b", "id").Normalized().Columns; !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("Normalized columns %q, want sorted", got)
+	}
+	if got := withKey(t, "t exclude=c,a,b", "id").Normalized().Exclude; !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("Normalized exclude %q, want sorted", got)
 	}
 	if got := withKey(t, "t", "id").Normalized().Columns; got != nil {
 		t.Errorf("Normalized made every column into %q", got)

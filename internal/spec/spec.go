@@ -31,6 +31,16 @@ type Table struct {
 	Columns []string
 	// TTL is the expiry every write sets; zero means none.
 	TTL time.Duration
+	// ExpireAt is the expire_at= column: each key expires at the instant
+	// it holds; empty for none. Never set together with TTL.
+	ExpireAt string
+	// Where is the where= expression as written, parentheses included
+	// ("(status = 'active')"); empty for every row.
+	Where string
+	// Exclude lists columns left out of a whole-row value (every other
+	// column, including ones added later); nil when not given. Never set
+	// together with Columns.
+	Exclude []string
 }
 
 // Ident is the table's schema-qualified name, quoted for SQL.
@@ -65,8 +75,17 @@ func (t Table) options() string {
 	if t.Columns != nil {
 		b.WriteString(" columns=" + strings.Join(sortedColumns(t.Columns), ","))
 	}
+	if t.Exclude != nil {
+		b.WriteString(" exclude=" + strings.Join(sortedColumns(t.Exclude), ","))
+	}
 	if t.TTL > 0 {
 		b.WriteString(" ttl=" + t.TTL.String())
+	}
+	if t.ExpireAt != "" {
+		b.WriteString(" expire_at=" + t.ExpireAt)
+	}
+	if t.Where != "" {
+		b.WriteString(" where=" + t.Where)
 	}
 	return b.String()
 }
@@ -106,6 +125,15 @@ func Changes(a, b Table) []string {
 	if cols(a) != cols(b) {
 		out = append(out, "columns="+cols(a)+" -> "+cols(b))
 	}
+	excl := func(t Table) string {
+		if t.Exclude == nil {
+			return "none"
+		}
+		return strings.Join(sortedColumns(t.Exclude), ",")
+	}
+	if excl(a) != excl(b) {
+		out = append(out, "exclude="+excl(a)+" -> "+excl(b))
+	}
 	ttl := func(t Table) string {
 		if t.TTL <= 0 {
 			return "none"
@@ -114,6 +142,24 @@ func Changes(a, b Table) []string {
 	}
 	if ttl(a) != ttl(b) {
 		out = append(out, "ttl="+ttl(a)+" -> "+ttl(b))
+	}
+	if a.ExpireAt != b.ExpireAt {
+		exp := func(t Table) string {
+			if t.ExpireAt == "" {
+				return "none"
+			}
+			return t.ExpireAt
+		}
+		out = append(out, "expire_at="+exp(a)+" -> "+exp(b))
+	}
+	where := func(t Table) string {
+		if t.Where == "" {
+			return "every row"
+		}
+		return t.Where
+	}
+	if where(a) != where(b) {
+		out = append(out, "where="+where(a)+" -> "+where(b))
 	}
 	return out
 }
@@ -131,6 +177,9 @@ func (t Table) Normalized() Table {
 	if t.Columns != nil {
 		t.Columns = sortedColumns(t.Columns)
 	}
+	if t.Exclude != nil {
+		t.Exclude = sortedColumns(t.Exclude)
+	}
 	return t
 }
 
@@ -139,14 +188,14 @@ func (t Table) Normalized() Table {
 func Parse(s string) ([]Table, error) {
 	var tables []Table
 	seen := map[string]bool{}
-	for _, entry := range strings.Split(s, ";") {
-		fields := strings.Fields(entry)
-		if len(fields) == 0 {
-			continue
-		}
+	entries, raws, err := splitEntries(s)
+	if err != nil {
+		return nil, err
+	}
+	for i, fields := range entries {
 		t, err := parseEntry(fields)
 		if err != nil {
-			return nil, fmt.Errorf("PGREDIS_TABLES entry %q: %w", strings.TrimSpace(entry), err)
+			return nil, fmt.Errorf("PGREDIS_TABLES entry %q: %w", raws[i], err)
 		}
 		if seen[t.String()] {
 			return nil, fmt.Errorf("PGREDIS_TABLES lists table %s twice", t)
@@ -173,7 +222,7 @@ func parseEntry(fields []string) (Table, error) {
 	for _, f := range fields[1:] {
 		opt, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, ttl; PGREDIS_TABLES entries are separated by ';')", f)
+			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, exclude, ttl, expire_at, where; PGREDIS_TABLES entries are separated by ';')", f)
 		}
 		if given[opt] {
 			return Table{}, fmt.Errorf("option %s given twice", opt)
@@ -193,19 +242,19 @@ func parseEntry(fields []string) (Table, error) {
 			default:
 				return Table{}, fmt.Errorf("unknown format %q (want json or hash)", val)
 			}
-		case "columns":
-			cols := strings.Split(val, ",")
-			dup := map[string]bool{}
-			for _, c := range cols {
-				if c == "" {
-					return Table{}, fmt.Errorf("columns=%s has an empty column name", val)
-				}
-				if dup[c] {
-					return Table{}, fmt.Errorf("columns= names %s twice", c)
-				}
-				dup[c] = true
+		case "columns", "exclude":
+			if given["columns"] && given["exclude"] {
+				return Table{}, fmt.Errorf("columns= and exclude= cannot be combined: list the columns to keep with columns=, or the ones to leave out with exclude=")
 			}
-			t.Columns = cols
+			cols, err := columnList(opt, val)
+			if err != nil {
+				return Table{}, err
+			}
+			if opt == "columns" {
+				t.Columns = cols
+			} else {
+				t.Exclude = cols
+			}
 		case "ttl":
 			d, err := time.ParseDuration(val)
 			if err != nil {
@@ -218,11 +267,42 @@ func parseEntry(fields []string) (Table, error) {
 				return Table{}, fmt.Errorf("ttl=%s: Redis expiries have millisecond precision", val)
 			}
 			t.TTL = d
+		case "expire_at":
+			if val == "" {
+				return Table{}, fmt.Errorf("expire_at= names no column: give the timestamptz, timestamp or date column the key expires at")
+			}
+			t.ExpireAt = val
+		case "where":
+			// splitEntries kept a parenthesised value whole.
+			if !strings.HasPrefix(val, "(") {
+				return Table{}, fmt.Errorf("where=%s needs parentheses: where=(%s)", val, val)
+			}
+			t.Where = val
 		default:
-			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, ttl)", opt)
+			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, exclude, ttl, expire_at, where)", opt)
 		}
 	}
+	if t.TTL > 0 && t.ExpireAt != "" {
+		return Table{}, fmt.Errorf("ttl= and expire_at= cannot be combined: a key expires either a fixed time after each write (ttl=) or at its row's instant (expire_at=)")
+	}
 	return t, nil
+}
+
+// columnList parses the comma-separated column names of columns= or
+// exclude=.
+func columnList(opt, val string) ([]string, error) {
+	cols := strings.Split(val, ",")
+	dup := map[string]bool{}
+	for _, c := range cols {
+		if c == "" {
+			return nil, fmt.Errorf("%s=%s has an empty column name", opt, val)
+		}
+		if dup[c] {
+			return nil, fmt.Errorf("%s= names %s twice", opt, c)
+		}
+		dup[c] = true
+	}
+	return cols, nil
 }
 
 // parseTableName splits [schema.]table. Unquoted names fold to lower case,

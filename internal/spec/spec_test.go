@@ -52,6 +52,31 @@ func TestParseErrors(t *testing.T) {
 		{"users columns=", "empty column name"},
 		{"users columns=a,,b", "empty column name"},
 		{"users columns=a,a", "twice"},
+		{"users exclude=", "exclude= has an empty column name"},
+		{"users exclude=a,", "empty column name"},
+		{"users exclude=a,a", "exclude= names a twice"},
+		{"users columns=a exclude=b", "columns= and exclude= cannot be combined"},
+		{"users exclude=b columns=a", "columns= and exclude= cannot be combined"},
+		{"users where=(a = 1", "unbalanced parentheses"},
+		{"users where=((a = 1)", "unbalanced parentheses"},
+		{"users where=(a = ')", "unterminated single-quoted literal"},
+		{`users where=("a)" = 1`, "unbalanced parentheses"},
+		{`users where=(a = "x)`, "unterminated double-quoted identifier"},
+		{"users where=(a = E'\\')", "unterminated single-quoted literal"},
+		{"users where=(a = 1)x", "put a space between options"},
+		{"users where=(a = 1) OR (b = 2)", "not option=value"},
+		{"users where=a=1", "needs parentheses: where=(a=1)"},
+		{"users where=()", "where=() is empty"},
+		{"users where=( )", "where=() is empty"},
+		{"users where=(a = 1 -- x\n)", "comment"},
+		{"users where=(a /* x */ = 1)", "comment"},
+		{"users where=(a = $$x$$)", "dollar quoting"},
+		{"users where=(a = $1)", "dollar quoting"},
+		{"users where=(a) where=(b)", "given twice"},
+		{"users expire_at=", "expire_at= names no column"},
+		{"users expire_at=at ttl=1h", "ttl= and expire_at= cannot be combined"},
+		{"users ttl=1h expire_at=at", "ttl= and expire_at= cannot be combined"},
+		{"users expire_at=a expire_at=b", "given twice"},
 		{"users key=", "empty"},
 		{"users key=user", "no {column} placeholder"},
 		{"users key=user:{id", "unclosed {"},
@@ -170,6 +195,35 @@ func TestWritten(t *testing.T) {
 		again, err := Parse(w)
 		if err != nil || again[0].Canonical() != got[0].Canonical() {
 			t.Errorf("Written %q does not read back as %q: %v", w, got[0].Canonical(), err)
+		}
+	}
+}
+
+// where= keeps its parenthesised expression whole: spaces, ';', '=' and
+// parentheses inside literals, quoted identifiers and escape strings.
+func TestParseWhere(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, where string }{
+		{"users where=(status = 'active')", "(status = 'active')"},
+		{"users where=(a = 'x; y' AND (b > 1 OR c IS NULL)) ttl=1h", "(a = 'x; y' AND (b > 1 OR c IS NULL))"},
+		{"users where=(note <> 'it''s (odd')", "(note <> 'it''s (odd')"},
+		{`users where=("we)ird" = 1)`, `("we)ird" = 1)`},
+		{`users where=(a = E'\')(')`, `(a = E'\')(')`},
+		{"users where=(a$b = 1)", "(a$b = 1)"},
+		{"users where=(x\n= 1);", "(x\n= 1)"},
+	} {
+		got, err := Parse(c.in + "; orders")
+		if err != nil {
+			t.Errorf("Parse(%q): %v", c.in, err)
+			continue
+		}
+		if len(got) != 2 || got[0].Where != c.where || got[1].Name != "orders" {
+			t.Errorf("Parse(%q) = %+v, want where %q and then orders", c.in, got, c.where)
+			continue
+		}
+		again, err := Parse(got[0].Canonical())
+		if err != nil || again[0].Where != c.where {
+			t.Errorf("Canonical %q re-parses to %+v, %v", got[0].Canonical(), again, err)
 		}
 	}
 }

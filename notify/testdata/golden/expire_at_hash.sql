@@ -1,0 +1,255 @@
+CREATE OR REPLACE FUNCTION pgredis.t_77362a21d7e42456_ins() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+BEGIN
+	PERFORM pg_catalog.set_config('pgredis.s_77362a21d7e42456_seen', pg_catalog.statement_timestamp()::text, true);
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'sessions:' || (n."id")::text AS k,
+				(CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamp with time zone THEN '-' ELSE '0' END || ':' || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (n."id")::text, 'kind', (n."kind")::text, 'until', (n."until")::text))::text) AS v,
+				'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
+			FROM pgredis_new n WHERE (kind = 'web')
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'public.sessions', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.sessions failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_77362a21d7e42456_ins() IS 'pgredis: ins trigger function of public.sessions, installed by pgredis migrate up for the spec "public"."sessions" format=hash expire_at=until where=(kind = ''web'') (version bf61132943592dae)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_77362a21d7e42456_upd() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_77362a21d7e42456_seen', true) = pg_catalog.statement_timestamp()::text, false);
+	PERFORM pg_catalog.set_config('pgredis.s_77362a21d7e42456_seen', pg_catalog.statement_timestamp()::text, true);
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'sessions:' || (n."id")::text AS k,
+				(CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamp with time zone THEN '-' ELSE '0' END || ':' || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (n."id")::text, 'kind', (n."kind")::text, 'until', (n."until")::text))::text) AS v,
+				'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
+			FROM pgredis_new n WHERE (kind = 'web')
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+		UNION ALL
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k
+			FROM (
+				SELECT 'sessions:' || (o."id")::text, o."id" FROM pgredis_old o WHERE (kind = 'web')
+				EXCEPT
+				SELECT 'sessions:' || (n."id")::text, n."id" FROM pgredis_new n WHERE (kind = 'web')
+			) g(k, c1)
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+				SELECT FROM "public"."sessions" c
+				WHERE c."id" OPERATOR(pg_catalog.=) g.c1
+					AND 'sessions:' || (c."id")::text = g.k
+					AND (kind = 'web')
+			) ELSE true END
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'public.sessions', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.sessions failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_77362a21d7e42456_upd() IS 'pgredis: upd trigger function of public.sessions, installed by pgredis migrate up for the spec "public"."sessions" format=hash expire_at=until where=(kind = ''web'') (version bf61132943592dae)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_77362a21d7e42456_del() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_77362a21d7e42456_seen', true) = pg_catalog.statement_timestamp()::text, false);
+	FOR pgredis_e IN
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k
+			FROM (
+				SELECT 'sessions:' || (o."id")::text, o."id" FROM pgredis_old o WHERE (kind = 'web')
+			) g(k, c1)
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+				SELECT FROM "public"."sessions" c
+				WHERE c."id" OPERATOR(pg_catalog.=) g.c1
+					AND 'sessions:' || (c."id")::text = g.k
+					AND (kind = 'web')
+			) ELSE true END
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'public.sessions', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.sessions failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_77362a21d7e42456_del() IS 'pgredis: del trigger function of public.sessions, installed by pgredis migrate up for the spec "public"."sessions" format=hash expire_at=until where=(kind = ''web'') (version bf61132943592dae)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_77362a21d7e42456_trunc() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+BEGIN
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.sessions', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 bf61132943592dae ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.sessions failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_77362a21d7e42456_trunc() IS 'pgredis: trunc trigger function of public.sessions, installed by pgredis migrate up for the spec "public"."sessions" format=hash expire_at=until where=(kind = ''web'') (version bf61132943592dae)';
+
+INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES ('public', 'sessions', pgredis.shape('"public"."sessions"'))
+ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape;
+
+SELECT set_config('pgredis.in_ddl', 'on', true);
+
+CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "public"."sessions" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_77362a21d7e42456_ins();
+
+CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "public"."sessions" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_77362a21d7e42456_upd();
+
+CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "public"."sessions" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_77362a21d7e42456_del();
+
+CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "public"."sessions" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_77362a21d7e42456_trunc();
+
+ALTER TABLE "public"."sessions" ENABLE ALWAYS TRIGGER pgredis_ins, ENABLE ALWAYS TRIGGER pgredis_upd, ENABLE ALWAYS TRIGGER pgredis_del, ENABLE ALWAYS TRIGGER pgredis_trunc;
+
+SELECT set_config('pgredis.in_ddl', 'off', true);
+
+-- render
+SELECT k, v FROM (SELECT 'sessions:' || (r."id")::text AS k, (CASE WHEN (r."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(r."until") THEN pg_catalog.floor(EXTRACT(epoch FROM r."until") * 1000)::bigint::text WHEN (r."until") OPERATOR(pg_catalog.>) 'epoch'::timestamp with time zone THEN '-' ELSE '0' END || ':' || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (r."id")::text, 'kind', (r."kind")::text, 'until', (r."until")::text))::text) AS v FROM "public"."sessions" r WHERE (kind = 'web')) x WHERE k IS NOT NULL;
+
+-- fetch
+SELECT k, v FROM (SELECT 'sessions:' || (r."id")::text AS k, (CASE WHEN (r."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(r."until") THEN pg_catalog.floor(EXTRACT(epoch FROM r."until") * 1000)::bigint::text WHEN (r."until") OPERATOR(pg_catalog.>) 'epoch'::timestamp with time zone THEN '-' ELSE '0' END || ':' || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (r."id")::text, 'kind', (r."kind")::text, 'until', (r."until")::text))::text) AS v FROM "public"."sessions" r WHERE r."id" = $1::integer AND (kind = 'web')) x WHERE k IS NOT NULL;
