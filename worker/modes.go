@@ -318,6 +318,11 @@ func (m *machine) check(ctx context.Context) (mode, error) {
 func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 	m.app.log.reset()
 	var txn int64 // the transaction whose changes are being queued
+	// received is how many payloads had arrived when the batch began: a
+	// batch is extended (rest) only to finish the transaction it ends
+	// with, not to wait for later ones, which would hold every change
+	// back until a batch filled up under a steady load.
+	received := len(batch)
 	for i := 0; i < len(batch); i++ {
 		p := batch[i]
 		// A large transaction makes a long batch: what is done with can go.
@@ -341,7 +346,7 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 		if msg.Txid != txn || msg.Txid == 0 {
 			// The transaction before this message is complete: flush only
 			// here, so no script call holds part of a transaction.
-			if i >= m.cfg.BatchSize {
+			if i >= m.cfg.BatchSize || i >= received {
 				batch[i] = p
 				m.carry = batch[i:]
 				break
