@@ -67,7 +67,10 @@ func TestRedisMutualTLS(t *testing.T) {
 	_, vars := appDB(t)
 	vars["PGREDIS_TABLES"] = "users"
 	mustRun(t, vars, "migrate", "up")
-	vars["REDIS_URL"] = url
+	// Another database of the server: the worker above still mirrors
+	// into database 0 under the same state prefix, and two mirrors must
+	// not share one owner key.
+	vars["REDIS_URL"] = fmt.Sprintf("rediss://127.0.0.1:%d/1", port)
 	vars["PGREDIS_REDIS_CA_CERT"] = certs.CA
 	for _, args := range [][]string{{"worker"}, {"resync"}} {
 		r := pgredis(t, vars, args...)
