@@ -179,8 +179,10 @@ func (m *machine) step(ctx context.Context, md mode) (mode, error) {
 
 // claim takes the mirror and marks every table for repair.
 func (m *machine) claim(ctx context.Context) (mode, error) {
-	// Whatever was pending is older than the snapshots to come.
+	// Whatever was pending, or carried over to the next batch, is older
+	// than the snapshots to come: applied after them, it would undo them.
 	m.app.reset()
+	m.carry = nil
 	if err := m.src.holdsLock(ctx); err != nil {
 		return m.failed(ctx, err)
 	}

@@ -41,3 +41,33 @@ func TestModesBatchesEndAtTransactionBoundaries(t *testing.T) {
 		t.Fatalf("second batch applied %v, want transaction 12", r.st.applied)
 	}
 }
+
+// A batch extended to finish its transaction carries the transactions
+// that follow to the next batch. When its write fails (Redis went away),
+// what it carried is older than the reconcile that follows Redis's return
+// and must not be applied after it.
+func TestModesCarryIsDroppedByTheClaim(t *testing.T) {
+	r := newRig(t)
+	r.m.cfg.BatchSize = 1
+	r.live(t)
+	r.st.applied = nil
+	r.st.applyErr = redisErr(fmt.Errorf("connection refused"))
+	r.send(txnPayload(10, "acct:1"), txnPayload(11, "acct:2"))
+	r.step(t, modeApply, modeDown)
+	if len(r.m.carry) != 1 {
+		t.Fatalf("carried %d payloads, want transaction 11's one", len(r.m.carry))
+	}
+	r.st.applyErr = nil
+	r.m.retry.Reset(0)
+	r.step(t, modeDown, modeClaim)
+	r.step(t, modeClaim, modeRepair)
+	r.step(t, modeRepair, modeApply)
+	if len(r.m.carry) != 0 {
+		t.Fatalf("the claim kept %d carried payloads, older than its reconcile", len(r.m.carry))
+	}
+	for _, ws := range r.st.applied {
+		if strings.Contains(appliedKeys(ws), "acct:2") {
+			t.Fatalf("a change older than the reconcile was applied after it: %v", r.st.applied)
+		}
+	}
+}
