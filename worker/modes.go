@@ -275,16 +275,7 @@ func (m *machine) carried() []string {
 
 // drain reads what else is waiting, up to a batch.
 func (m *machine) drain(first string) []string {
-	batch := []string{first}
-	for len(batch) < m.cfg.BatchSize {
-		select {
-		case p := <-m.src.payloads():
-			batch = append(batch, p)
-		default:
-			return batch
-		}
-	}
-	return batch
+	return m.take([]string{first}, m.cfg.BatchSize-1)
 }
 
 // check confirms Redis still holds this worker's claim, and releases

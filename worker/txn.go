@@ -55,8 +55,11 @@ func (m *machine) rest(batch []string) []string {
 }
 
 // more takes what else is waiting, up to another batch.
-func (m *machine) more(batch []string) []string {
-	for range m.cfg.BatchSize {
+func (m *machine) more(batch []string) []string { return m.take(batch, m.cfg.BatchSize) }
+
+// take appends up to n payloads that are waiting, without waiting.
+func (m *machine) take(batch []string, n int) []string {
+	for range n {
 		select {
 		case p := <-m.src.payloads():
 			batch = append(batch, p)

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -63,7 +62,7 @@ func TestTxnAtomicClusterHashTag(t *testing.T) {
 					continue
 				}
 				reads.Add(1)
-				if msg := tornTenant(vals); msg != "" {
+				if msg := tornRead(vals); msg != "" {
 					torn.Add(1)
 					first.CompareAndSwap(nil, fmt.Sprintf("tenant %d: %s", tn, msg))
 				}
@@ -108,27 +107,4 @@ func TestTxnAtomicClusterHashTag(t *testing.T) {
 	if reads.Load() < rounds {
 		t.Fatalf("only %d reads during %d transactions: the test did not look", reads.Load(), rounds)
 	}
-}
-
-// tornTenant checks one MGET of a tenant's two balances and two token keys.
-func tornTenant(vals []any) string {
-	sum := 0
-	for _, v := range vals[:2] {
-		s, ok := v.(string)
-		if !ok {
-			return fmt.Sprintf("a balance key is missing: %v", vals)
-		}
-		var row struct{ V int }
-		if err := json.Unmarshal([]byte(s), &row); err != nil {
-			return fmt.Sprintf("balance %q: %v", s, err)
-		}
-		sum += row.V
-	}
-	if sum != 1000 {
-		return fmt.Sprintf("balances sum to %d, want 1000", sum)
-	}
-	if (vals[2] == nil) == (vals[3] == nil) {
-		return fmt.Sprintf("the token is under %d keys, want 1", countNonNil(vals[2:]))
-	}
-	return ""
 }

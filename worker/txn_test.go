@@ -107,8 +107,8 @@ func TestTxnAtomicForReaders(t *testing.T) {
 	}
 }
 
-// tornRead describes what is wrong with one MGET of bal:1, bal:2, tok:1,
-// tok:2, or returns "".
+// tornRead describes what is wrong with one MGET of two balance keys and
+// two token keys (bal:1, bal:2, tok:1, tok:2, or a tenant's), or returns "".
 func tornRead(vals []any) string {
 	sum := 0
 	for _, v := range vals[:2] {
