@@ -244,16 +244,7 @@ func (w *reconciler) snapshotByRow(ctx context.Context, t *table, seen *keySet, 
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("error reading table %s: %w", t.Table, err)
 	}
-	keys, vals := make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
-	send := func() error {
-		select {
-		case batches <- [2][]string{keys, vals}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		keys, vals = make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
-		return nil
-	}
+	out := &rowBatches{out: batches}
 	for _, args := range tuples {
 		var k, v string
 		err := w.pool.QueryRow(ctx, t.FetchSQL, args...).Scan(&k, &v)
@@ -277,16 +268,39 @@ func (w *reconciler) snapshotByRow(ctx context.Context, t *table, seen *keySet, 
 		rep.Scanned++
 		progress.row(rep.Scanned)
 		seen.add(k)
-		keys, vals = append(keys, k), append(vals, v)
-		if len(keys) == reconcileBatch {
-			if err := send(); err != nil {
-				return err
-			}
+		if err := out.add(ctx, k, v); err != nil {
+			return err
 		}
 	}
-	if len(keys) > 0 {
-		return send()
+	return out.flush(ctx)
+}
+
+// rowBatches hands a table's rendered rows to the diff workers in batches
+// of reconcileBatch.
+type rowBatches struct {
+	out        chan<- [2][]string
+	keys, vals []string
+}
+
+func (b *rowBatches) add(ctx context.Context, k, v string) error {
+	b.keys, b.vals = append(b.keys, k), append(b.vals, v)
+	if len(b.keys) < reconcileBatch {
+		return nil
 	}
+	return b.flush(ctx)
+}
+
+// flush sends what was added since the last batch, if anything.
+func (b *rowBatches) flush(ctx context.Context) error {
+	if len(b.keys) == 0 {
+		return nil
+	}
+	select {
+	case b.out <- [2][]string{b.keys, b.vals}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b.keys, b.vals = make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
 	return nil
 }
 
@@ -336,16 +350,7 @@ func (w *reconciler) snapshot(ctx context.Context, t *table, seen *keySet, rep *
 		return fmt.Errorf("error reading table %s: %w", t.Table, err)
 	}
 	defer rows.Close()
-	keys, vals := make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
-	send := func() error {
-		select {
-		case batches <- [2][]string{keys, vals}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		keys, vals = make([]string, 0, reconcileBatch), make([]string, 0, reconcileBatch)
-		return nil
-	}
+	out := &rowBatches{out: batches}
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
@@ -354,20 +359,14 @@ func (w *reconciler) snapshot(ctx context.Context, t *table, seen *keySet, rep *
 		rep.Scanned++
 		progress.row(rep.Scanned)
 		seen.add(k)
-		keys, vals = append(keys, k), append(vals, v)
-		if len(keys) == reconcileBatch {
-			if err := send(); err != nil {
-				return err
-			}
+		if err := out.add(ctx, k, v); err != nil {
+			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("error reading table %s: %w", t.Table, err)
 	}
-	if len(keys) > 0 {
-		return send()
-	}
-	return nil
+	return out.flush(ctx)
 }
 
 // diff returns the writes that make keys hold vals, and how many of them

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
-	"sync"
 	"time"
 
 	"github.com/pgredis/pgredis/mirror"
@@ -14,45 +12,10 @@ import (
 // from the barrier call to the answer, alternating periods with and
 // without the lag figure's 2-client pgbench update load on t.
 func (b *bench) barrierRoundTrip(ctx context.Context) error {
-	script, cleanup, err := b.updateScript()
+	v := int64(1_000_000)
+	idle, loaded, loadTPS, err := b.alternateLoad(ctx, "barrier", func() ([]time.Duration, error) { return b.barriers(ctx, &v, b.lagT) })
 	if err != nil {
 		return err
-	}
-	defer cleanup()
-	var idle, loaded []time.Duration
-	var loadTPS []float64
-	v := int64(1_000_000)
-	for r := 0; r < b.runs; r++ {
-		for _, load := range rotate([]bool{false, true}, r) {
-			var tps float64
-			var perr error
-			var wg sync.WaitGroup
-			pctx, cancel := context.WithCancel(ctx)
-			if load {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					tps, perr = b.pgbenchTPS(pctx, script, 2, b.lagT+time.Second)
-				}()
-				_ = sleep(ctx, 500*time.Millisecond)
-			}
-			ds, err := b.barriers(ctx, &v, b.lagT)
-			wg.Wait()
-			cancel()
-			if err != nil {
-				return err
-			}
-			if perr != nil {
-				return perr
-			}
-			if load {
-				loaded = append(loaded, ds...)
-				loadTPS = append(loadTPS, tps)
-			} else {
-				idle = append(idle, ds...)
-			}
-			log.Printf("barrier round %d load=%v: p50 %s p99 %s max %s over %d barriers", r+1, load, ms(percentile(ds, .5)), ms(percentile(ds, .99)), ms(percentile(ds, 1)), len(ds))
-		}
 	}
 	b.add(result{
 		figure: "barrier round trip p99 idle (barrier() -> BLPOP answered)", value: ms(percentile(idle, .99)),

@@ -109,6 +109,15 @@ func (e *env) loggerTo(out io.Writer) (*slog.Logger, error) {
 	}
 }
 
+// connectPG connects to DATABASE_URL with a bounded wait.
+func (e *env) connectPG(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := e.pgConfig()
+	if err != nil {
+		return nil, err
+	}
+	return connectPG(ctx, cfg)
+}
+
 func connectPG(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -357,11 +357,7 @@ func migrateDown(ctx context.Context, e *env, stdout io.Writer) error {
 }
 
 func migrateVersion(ctx context.Context, e *env, stdout io.Writer) error {
-	pgcfg, err := e.pgConfig()
-	if err != nil {
-		return err
-	}
-	conn, err := connectPG(ctx, pgcfg)
+	conn, err := e.connectPG(ctx)
 	if err != nil {
 		return err
 	}

@@ -24,11 +24,7 @@ import (
 // reason, for resync to report instead of the SQL error that reading
 // the table would give.
 func precheck(ctx context.Context, e *env, specs []spec.Table, rdb redis.UniversalClient) (unfit map[string]string, err error) {
-	pgcfg, err := e.pgConfig()
-	if err != nil {
-		return nil, err
-	}
-	conn, err := connectPG(ctx, pgcfg)
+	conn, err := e.connectPG(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -128,11 +128,7 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 			return nil, err
 		}
 	}
-	pgcfg, err := e.pgConfig()
-	if err != nil {
-		return nil, err
-	}
-	conn, err := connectPG(ctx, pgcfg)
+	conn, err := e.connectPG(ctx)
 	if err != nil {
 		return nil, err
 	}
