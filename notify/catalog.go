@@ -38,6 +38,8 @@ type Table struct {
 	KeyColumns []Column
 	// expireType is the expire_at= column's type.
 	expireType string
+	// indexScoreTypes are the index= score columns' types, "" for a set.
+	indexScoreTypes []string
 	// EqColumns are the key columns a btree index leads with (see
 	// eqColumns); the trigger looks current rows up by them.
 	EqColumns []EqColumn
@@ -78,7 +80,7 @@ func CheckOverlaps(tables []Table, statePrefix string) error {
 			}
 		}
 	}
-	return nil
+	return checkIndexOverlaps(tables, statePrefix)
 }
 
 // columnsSQL names each column's type so that it resolves under the
@@ -180,6 +182,9 @@ WHERE n.nspname = $1 AND c.relname = $2`, st.Schema, st.Name).Scan(&oid, &kind)
 		}
 	}
 	if err := checkWhere(ctx, q, t); err != nil {
+		return Table{}, err
+	}
+	if err := t.resolveIndexes(); err != nil {
 		return Table{}, err
 	}
 	switch {

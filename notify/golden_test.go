@@ -46,6 +46,10 @@ func goldenTable(t *testing.T, entry string, cols []Column, pk []string, eq []st
 	if tb.ExpireAt != "" {
 		tb.expireType = baseType(find(tb.ExpireAt).Type)
 	}
+	tb.AllColumns = cols
+	if err := tb.resolveIndexes(); err != nil {
+		t.Fatal(err)
+	}
 	switch {
 	case tb.Exclude != nil:
 		for _, c := range cols {
@@ -91,6 +95,9 @@ func TestGeneratedSQL(t *testing.T) {
 		// expire_at=: the value carries its key's expiry instant.
 		{"expire_at_hash", goldenTable(t, "sessions format=hash expire_at=until where=(kind = 'web')",
 			[]Column{{"id", "integer"}, {"kind", "text"}, {"until", "timestamp(3) with time zone"}}, []string{"id"}, []string{"id"})},
+		// index=: the value carries the row's index names (and scores).
+		{"index_where_expire", goldenTable(t, "users where=(active) expire_at=until index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at",
+			[]Column{{"id", "integer"}, {"org", "text"}, {"age", "numeric(5,1)"}, {"at", "timestamp with time zone"}, {"until", "timestamptz"}, {"active", "boolean"}}, []string{"id"}, []string{"id"})},
 		// The fixed dollar tag and a quote in names and literals.
 		{"dollar_tag", goldenTable(t, `"we'ird"."a$pgredis$b" key=x$pgredis$y'{a$pgredis$b}`,
 			[]Column{{"a$pgredis$b", "text"}, {"v", "text"}}, []string{"a$pgredis$b"}, []string{"a$pgredis$b"})},

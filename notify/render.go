@@ -78,7 +78,7 @@ func (t Table) keyExpr(alias string) string {
 // format=json, or a JSON object of the columns' text output (NULLs left
 // out) for format=hash, which the worker turns into hash fields.
 func (t Table) valueExpr(alias string) string {
-	return t.withExpiry(alias, t.bodyExpr(alias))
+	return t.withIndex(alias, t.withExpiry(alias, t.bodyExpr(alias)))
 }
 
 // withExpiry prefixes a value with its key's expiry for expire_at=: the
@@ -255,7 +255,7 @@ func (t Table) SnapshotSQL() string {
 		return t.RenderSQL()
 	}
 	return fmt.Sprintf("SELECT k, v FROM (SELECT %s AS k, %s AS v FROM %s r%s) x WHERE k IS NOT NULL",
-		t.keyExpr("r"), t.withExpiry("r", t.jsonExpr("r")), t.Ident(), t.whereClause())
+		t.keyExpr("r"), t.withIndex("r", t.withExpiry("r", t.jsonExpr("r"))), t.Ident(), t.whereClause())
 }
 
 // RenderSQL selects (key, value) for every row that has a key.

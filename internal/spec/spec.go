@@ -41,6 +41,8 @@ type Table struct {
 	// column, including ones added later); nil when not given. Never set
 	// together with Columns.
 	Exclude []string
+	// Indexes are the index= options, in the order given.
+	Indexes []Index
 }
 
 // Ident is the table's schema-qualified name, quoted for SQL.
@@ -86,6 +88,9 @@ func (t Table) options() string {
 	}
 	if t.Where != "" {
 		b.WriteString(" where=" + t.Where)
+	}
+	for _, x := range sortedIndexes(t.Indexes) {
+		b.WriteString(" index=" + x.String())
 	}
 	return b.String()
 }
@@ -161,6 +166,9 @@ func Changes(a, b Table) []string {
 	if where(a) != where(b) {
 		out = append(out, "where="+where(a)+" -> "+where(b))
 	}
+	if ia, ib := indexList(a.Indexes), indexList(b.Indexes); ia != ib {
+		out = append(out, "index="+ia+" -> "+ib)
+	}
 	return out
 }
 
@@ -179,6 +187,9 @@ func (t Table) Normalized() Table {
 	}
 	if t.Exclude != nil {
 		t.Exclude = sortedColumns(t.Exclude)
+	}
+	if t.Indexes != nil {
+		t.Indexes = sortedIndexes(t.Indexes)
 	}
 	return t
 }
@@ -222,9 +233,9 @@ func parseEntry(fields []string) (Table, error) {
 	for _, f := range fields[1:] {
 		opt, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, exclude, ttl, expire_at, where; PGREDIS_TABLES entries are separated by ';')", f)
+			return Table{}, fmt.Errorf("%q is not option=value (options: key, format, columns, exclude, ttl, expire_at, where, index; PGREDIS_TABLES entries are separated by ';')", f)
 		}
-		if given[opt] {
+		if given[opt] && opt != "index" {
 			return Table{}, fmt.Errorf("option %s given twice", opt)
 		}
 		given[opt] = true
@@ -278,12 +289,26 @@ func parseEntry(fields []string) (Table, error) {
 				return Table{}, fmt.Errorf("where=%s needs parentheses: where=(%s)", val, val)
 			}
 			t.Where = val
+		case "index":
+			x, err := parseIndex(val)
+			if err != nil {
+				return Table{}, err
+			}
+			for _, y := range t.Indexes {
+				if y.Template.String() == x.Template.String() {
+					return Table{}, fmt.Errorf("index=%s given twice", x.Template)
+				}
+			}
+			t.Indexes = append(t.Indexes, x)
 		default:
-			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, exclude, ttl, expire_at, where)", opt)
+			return Table{}, fmt.Errorf("unknown option %q (options: key, format, columns, exclude, ttl, expire_at, where, index)", opt)
 		}
 	}
 	if t.TTL > 0 && t.ExpireAt != "" {
 		return Table{}, fmt.Errorf("ttl= and expire_at= cannot be combined: a key expires either a fixed time after each write (ttl=) or at its row's instant (expire_at=)")
+	}
+	if err := checkIndexes(t); err != nil {
+		return Table{}, err
 	}
 	return t, nil
 }

@@ -14,9 +14,13 @@ type Template struct {
 
 // ParseTemplate parses literal text with {column} placeholders. A template
 // needs at least one placeholder: without one every row would share a key.
-func ParseTemplate(s string) (Template, error) {
+func ParseTemplate(s string) (Template, error) { return parseTemplate("key", s, true) }
+
+// parseTemplate parses the template of option opt (key or index); an
+// index template may be plain text (one set of every row's key).
+func parseTemplate(opt, s string, needPlaceholder bool) (Template, error) {
 	if s == "" {
-		return Template{}, fmt.Errorf("key= is empty")
+		return Template{}, fmt.Errorf("%s= is empty", opt)
 	}
 	t := Template{}
 	lit := strings.Builder{}
@@ -25,23 +29,23 @@ func ParseTemplate(s string) (Template, error) {
 		case '{':
 			end := strings.IndexByte(s[i+1:], '}')
 			if end < 0 {
-				return Template{}, fmt.Errorf("key=%s: unclosed {", s)
+				return Template{}, fmt.Errorf("%s=%s: unclosed {", opt, s)
 			}
 			col := s[i+1 : i+1+end]
 			if col == "" || strings.ContainsAny(col, "{") {
-				return Template{}, fmt.Errorf("key=%s: placeholder {%s} is not a column name", s, col)
+				return Template{}, fmt.Errorf("%s=%s: placeholder {%s} is not a column name", opt, s, col)
 			}
 			t.Parts = append(t.Parts, lit.String(), col)
 			lit.Reset()
 			i += end + 1
 		case '}':
-			return Template{}, fmt.Errorf("key=%s: } without {", s)
+			return Template{}, fmt.Errorf("%s=%s: } without {", opt, s)
 		default:
 			lit.WriteByte(s[i])
 		}
 	}
 	t.Parts = append(t.Parts, lit.String())
-	if len(t.Parts) < 3 {
+	if len(t.Parts) < 3 && needPlaceholder {
 		return Template{}, fmt.Errorf("key=%s has no {column} placeholder, so every row would share one key", s)
 	}
 	return t, nil
@@ -118,6 +122,9 @@ func (t Template) Glob() string {
 // matches are rechecked with it, since SCAN MATCH is only a prefilter.
 func (t Template) Matches(key string) bool {
 	lits := t.literals()
+	if len(lits) == 1 {
+		return key == lits[0]
+	}
 	if !strings.HasPrefix(key, lits[0]) {
 		return false
 	}
@@ -153,12 +160,23 @@ func (t Template) literals() []string {
 // the placeholders.
 func (t Template) Overlaps(o Template) bool {
 	a, b := t.literals(), o.literals()
+	// Plain text (an index of every row) is one name: it overlaps what
+	// could produce it.
+	switch {
+	case len(a) == 1:
+		return o.Matches(a[0])
+	case len(b) == 1:
+		return t.Matches(b[0])
+	}
 	return prefixCompatible(a[0], b[0]) && suffixCompatible(a[len(a)-1], b[len(b)-1])
 }
 
 // OverlapsPrefix reports whether the template could produce a key that
 // starts with prefix.
 func (t Template) OverlapsPrefix(prefix string) bool {
+	if len(t.Parts) == 1 {
+		return strings.HasPrefix(t.Parts[0], prefix)
+	}
 	return prefixCompatible(t.Parts[0], prefix)
 }
 

@@ -1,0 +1,255 @@
+CREATE OR REPLACE FUNCTION pgredis.t_3ab2afaa9e09b13e_ins() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+BEGIN
+	PERFORM pg_catalog.set_config('pgredis.s_3ab2afaa9e09b13e_seen', pg_catalog.statement_timestamp()::text, true);
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'users:' || (n."id")::text AS k,
+				(coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || pg_catalog.nullif((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v,
+				'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
+			FROM pgredis_new n WHERE (active)
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'public.users', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_ins() IS 'pgredis: ins trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version ce555cdb64e5f135)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_3ab2afaa9e09b13e_upd() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_3ab2afaa9e09b13e_seen', true) = pg_catalog.statement_timestamp()::text, false);
+	PERFORM pg_catalog.set_config('pgredis.s_3ab2afaa9e09b13e_seen', pg_catalog.statement_timestamp()::text, true);
+	FOR pgredis_e IN
+		SELECT CASE
+			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+			ELSE 'X0:'
+		END AS e
+		FROM (
+			SELECT
+				'users:' || (n."id")::text AS k,
+				(coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || pg_catalog.nullif((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v,
+				'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
+			FROM pgredis_new n WHERE (active)
+			OFFSET 0
+		) x
+		WHERE x.k IS NOT NULL
+		UNION ALL
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k
+			FROM (
+				SELECT 'users:' || (o."id")::text, o."id" FROM pgredis_old o WHERE (active)
+				EXCEPT
+				SELECT 'users:' || (n."id")::text, n."id" FROM pgredis_new n WHERE (active)
+			) g(k, c1)
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+				SELECT FROM "public"."users" c
+				WHERE c."id" OPERATOR(pg_catalog.=) g.c1
+					AND 'users:' || (c."id")::text = g.k
+					AND (active)
+			) ELSE true END
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'public.users', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_upd() IS 'pgredis: upd trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version ce555cdb64e5f135)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_3ab2afaa9e09b13e_del() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_3ab2afaa9e09b13e_seen', true) = pg_catalog.statement_timestamp()::text, false);
+	FOR pgredis_e IN
+		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+		FROM (
+			SELECT g.k
+			FROM (
+				SELECT 'users:' || (o."id")::text, o."id" FROM pgredis_old o WHERE (active)
+			) g(k, c1)
+			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+				SELECT FROM "public"."users" c
+				WHERE c."id" OPERATOR(pg_catalog.=) g.c1
+					AND 'users:' || (c."id")::text = g.k
+					AND (active)
+			) ELSE true END
+		) d(k)
+		WHERE d.k IS NOT NULL
+	LOOP
+		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+			IF pgredis_hdr IS NULL THEN
+				pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			END IF;
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			pgredis_buf := '';
+		END IF;
+		pgredis_buf := pgredis_buf || pgredis_e;
+	END LOOP;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+		END IF;
+		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'public.users', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_del() IS 'pgredis: del trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version ce555cdb64e5f135)';
+
+CREATE OR REPLACE FUNCTION pgredis.t_3ab2afaa9e09b13e_trunc() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+BEGIN
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.users', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_trunc() IS 'pgredis: trunc trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version ce555cdb64e5f135)';
+
+INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES ('public', 'users', pgredis.shape('"public"."users"'))
+ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape;
+
+SELECT set_config('pgredis.in_ddl', 'on', true);
+
+CREATE OR REPLACE TRIGGER pgredis_ins AFTER INSERT ON "public"."users" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_3ab2afaa9e09b13e_ins();
+
+CREATE OR REPLACE TRIGGER pgredis_upd AFTER UPDATE ON "public"."users" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_3ab2afaa9e09b13e_upd();
+
+CREATE OR REPLACE TRIGGER pgredis_del AFTER DELETE ON "public"."users" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_3ab2afaa9e09b13e_del();
+
+CREATE OR REPLACE TRIGGER pgredis_trunc AFTER TRUNCATE ON "public"."users" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.t_3ab2afaa9e09b13e_trunc();
+
+ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER pgredis_ins, ENABLE ALWAYS TRIGGER pgredis_upd, ENABLE ALWAYS TRIGGER pgredis_del, ENABLE ALWAYS TRIGGER pgredis_trunc;
+
+SELECT set_config('pgredis.in_ddl', 'off', true);
+
+-- render
+SELECT k, v FROM (SELECT 'users:' || (r."id")::text AS k, (coalesce(pg_catalog.octet_length(('by_org:' || (r."org")::text))::text || ':' || ('by_org:' || (r."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (r."org")::text))::text || ':' || ('by_org_age:' || (r."org")::text) || pg_catalog.nullif((r."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM r."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (r."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(r."until") THEN pg_catalog.floor(EXTRACT(epoch FROM r."until") * 1000)::bigint::text WHEN (r."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(r.*)::text)) AS v FROM "public"."users" r WHERE (active)) x WHERE k IS NOT NULL;
+
+-- fetch
+SELECT k, v FROM (SELECT 'users:' || (r."id")::text AS k, (coalesce(pg_catalog.octet_length(('by_org:' || (r."org")::text))::text || ':' || ('by_org:' || (r."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (r."org")::text))::text || ':' || ('by_org_age:' || (r."org")::text) || pg_catalog.nullif((r."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM r."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (r."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(r."until") THEN pg_catalog.floor(EXTRACT(epoch FROM r."until") * 1000)::bigint::text WHEN (r."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(r.*)::text)) AS v FROM "public"."users" r WHERE r."id" = $1::integer AND (active)) x WHERE k IS NOT NULL;
