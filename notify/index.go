@@ -80,7 +80,7 @@ func (t Table) scoreExpr(i int, alias string) string {
 	if timeTypes[t.indexScoreTypes[i]] {
 		return fmt.Sprintf("(EXTRACT(epoch FROM %s))::pg_catalog.float8::text", c)
 	}
-	return fmt.Sprintf("pg_catalog.nullif((%s)::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text", c)
+	return fmt.Sprintf("NULLIF((%s)::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text", c)
 }
 
 // withIndex prefixes a value with the row's index names (see above).

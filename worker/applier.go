@@ -125,9 +125,9 @@ func (a *applier) flush(ctx context.Context) error {
 	return nil
 }
 
-// truncate deletes every key of the table.
+// truncate deletes every key of the table (and its index sets).
 func (a *applier) truncate(ctx context.Context, t *table) error {
-	return a.st.scan(ctx, t.glob, func(found []string) error {
+	err := a.st.scan(ctx, t.glob, func(found []string) error {
 		var dels []write
 		for _, k := range found {
 			if t.Key.Matches(k) {
@@ -136,6 +136,10 @@ func (a *applier) truncate(ctx context.Context, t *table) error {
 		}
 		return a.st.apply(ctx, dels)
 	})
+	if err != nil || len(t.Indexes) == 0 {
+		return err
+	}
+	return truncateIndexes(ctx, a.st, a.cfg.StatePrefix, t)
 }
 
 // reset drops what is pending: the reconcile to come covers it.

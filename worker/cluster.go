@@ -140,6 +140,48 @@ func (s *store) applySlots(ctx context.Context, c *redis.ClusterClient, writes [
 	for _, slot := range order {
 		cmds = append(cmds, s.queueScripts(ctx, pipe, s.slotOwnerKey(slot), bySlot[slot])...)
 	}
+	if err := s.execScripts(ctx, pipe, cmds); err != nil {
+		return err
+	}
+	// index=: the keys and their companion records are written; the
+	// sets they moved between follow, slot by slot.
+	var ops []setOp
+	for _, c := range cmds {
+		ops = append(ops, deferredSetOps(c.Val())...)
+	}
+	return s.applySetOps(ctx, c, ops)
+}
+
+// applySetOps runs set commands deferred by the apply script, fenced per
+// slot; the commands of one set keep their order.
+func (s *store) applySetOps(ctx context.Context, c *redis.ClusterClient, ops []setOp) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	bySlot := map[int][]setOp{}
+	var order []int
+	for _, op := range ops {
+		slot := keySlot(op.set)
+		if _, ok := bySlot[slot]; !ok {
+			order = append(order, slot)
+		}
+		bySlot[slot] = append(bySlot[slot], op)
+	}
+	pipe := c.Pipeline()
+	var cmds []*redis.Cmd
+	for _, slot := range order {
+		list := bySlot[slot]
+		for start := 0; start < len(list); start += maxScriptKeys {
+			chunk := list[start:min(start+maxScriptKeys, len(list))]
+			keys := []string{s.slotOwnerKey(slot)}
+			args := []any{s.token}
+			for _, op := range chunk {
+				keys = append(keys, op.set)
+				args = append(args, op.cmd, op.key, op.score)
+			}
+			cmds = append(cmds, pipe.Eval(ctx, setOpsScript, keys, args...))
+		}
+	}
 	return s.execScripts(ctx, pipe, cmds)
 }
 

@@ -741,7 +741,7 @@ func (m *machine) auditChecked(res auditResult) mode {
 		m.cfg.Logger.Debug("audit check failed", "table", res.t.Table.String(), "error", res.err)
 		return m.next()
 	}
-	if res.rep.Written+res.rep.Deleted+res.rep.Expired > 0 && m.quarantine[res.t] == nil {
+	if res.rep.Written+res.rep.Deleted+res.rep.Expired+res.rep.Indexes > 0 && m.quarantine[res.t] == nil {
 		m.auditTable = res.t
 		return modeAudit
 	}
@@ -776,9 +776,10 @@ func (m *machine) audited(rep Report) {
 	m.cfg.Metrics.driftCause(rep.Table, "missing", rep.Missing)
 	m.cfg.Metrics.driftCause(rep.Table, "extra", rep.Deleted)
 	m.cfg.Metrics.driftCause(rep.Table, "expired", rep.Expired)
-	if rep.Written+rep.Deleted > 0 {
+	m.cfg.Metrics.driftCause(rep.Table, "index", rep.Indexes)
+	if rep.Written+rep.Deleted+rep.Indexes > 0 {
 		m.cfg.Logger.Warn("audit repaired drift", "table", rep.Table, "keys_changed", changed, "keys_missing", rep.Missing,
-			"keys_extra", rep.Deleted, "keys_expired", rep.Expired)
+			"keys_extra", rep.Deleted, "keys_expired", rep.Expired, "index_entries_repaired", rep.Indexes)
 	}
 }
 

@@ -34,7 +34,10 @@ type Report struct {
 	Expired int64 `json:"keys_expired"`
 	// Missing counts keys written because they were missing (a subset of
 	// Written).
-	Missing  int64         `json:"keys_missing"`
+	Missing int64 `json:"keys_missing"`
+	// Indexes counts index= entries repaired (a member added, removed
+	// or rescored, an orphan set or a companion record rewritten).
+	Indexes  int64         `json:"index_entries_repaired"`
 	DryRun   bool          `json:"dry_run"`
 	Duration time.Duration `json:"duration_ns"`
 	Error    string        `json:"error,omitempty"`
@@ -131,9 +134,18 @@ func (w *reconciler) run(ctx context.Context, t *table, dry bool, progress *mete
 	var written, unchanged, expired, missing atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan [2][]string, reconcileConns)
+	var ix *indexState
+	if len(t.Indexes) > 0 {
+		ix = &indexState{byKey: map[string][]member{}}
+	}
 	for range reconcileConns {
 		g.Go(func() error {
 			for b := range batches {
+				if ix != nil {
+					if err := ix.add(t, b[0], b[1]); err != nil {
+						return err
+					}
+				}
 				writes, exp, miss, err := w.diff(gctx, t, b[0], b[1])
 				if err != nil {
 					return err
@@ -181,6 +193,9 @@ func (w *reconciler) run(ctx context.Context, t *table, dry bool, progress *mete
 		}
 		return w.store.apply(ctx, dels)
 	})
+	if err == nil && ix != nil {
+		rep.Indexes, err = w.reconcileIndexes(ctx, t, ix, dry)
+	}
 	rep.Duration = time.Since(start)
 	if err == nil {
 		// The keys Redis refused are the table's trouble, reported once

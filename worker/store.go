@@ -27,6 +27,13 @@ type write struct {
 	// expireAtMS is the key's expiry instant (expire_at=), Unix ms; 0
 	// for none.
 	expireAtMS int64
+	// indexed: the key's table has index=; members are the sets the key
+	// is in now (none for a delete).
+	indexed bool
+	members []member
+	// cmd: run this command on key (its arguments after the key); the
+	// reconcile's repairs of index sets and companion records.
+	cmd []string
 }
 
 // ErrFenced means another worker claimed the mirror, or Redis lost the
@@ -42,14 +49,17 @@ var ErrFenced = errors.New("the mirror's owner key does not hold this worker's t
 // then per key: op ("S" string, "H" hash, "D" delete, "L" push to a
 // list), ttl ms (or "@" and the expiry instant in Unix ms, for
 // expire_at=), and for S and L the value, for H the field count and the
-// fields and values.
-const applyScript = `
+// fields and values. An op in lower case (an index= table's) is followed
+// by the key's memberships (see reindexLua).
+const applyScript = reindexLua + `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 	return redis.error_reply('PGREDIS_FENCED')
 end
 local a = 2
 for i = 2, #KEYS do
 	local k, op, ttl, at = KEYS[i], ARGV[a], tonumber(ARGV[a + 1]), nil
+	local ix = op ~= string.upper(op)
+	op = string.upper(op)
 	if ttl == nil then
 		ttl, at = 0, string.sub(ARGV[a + 1], 2)
 	end
@@ -76,6 +86,10 @@ for i = 2, #KEYS do
 			end
 		end
 		a = a + 2 * n
+	elseif op == 'C' then
+		local n = tonumber(ARGV[a])
+		redis.call(ARGV[a + 1], k, unpack(ARGV, a + 2, a + n))
+		a = a + n + 1
 	elseif op == 'L' then
 		redis.call('LPUSH', k, ARGV[a])
 		redis.call('PEXPIRE', k, ttl)
@@ -83,6 +97,12 @@ for i = 2, #KEYS do
 	else
 		redis.call('UNLINK', k)
 	end
+	if ix then
+		a = reindex(k, a)
+	end
+end
+if #setops > 0 then
+	return setops
 end
 return #KEYS - 1
 `
@@ -114,6 +134,9 @@ func (s *store) claim(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// prefix is the state prefix (PGREDIS_STATE_PREFIX).
+func (s *store) prefix() string { return strings.TrimSuffix(s.ownerKey, "owner") }
 
 // owned reports whether the owner key still holds this worker's token.
 func (s *store) owned(ctx context.Context) (_ bool, err error) {
@@ -177,7 +200,7 @@ func (s *store) isolate(ctx context.Context, writes []write, cause error) error 
 		case isValueRefusal(err):
 			ref.keys = append(ref.keys, w.key)
 			ref.cause = errors.Unwrap(err) // the refusal, not marked as an outage
-			dels = append(dels, write{key: w.key, del: true})
+			dels = append(dels, write{key: w.key, del: true, indexed: w.indexed})
 		default:
 			return err
 		}
@@ -242,18 +265,33 @@ func (s *store) queueScripts(ctx context.Context, pipe redis.Pipeliner, ownerKey
 			if w.expireAtMS > 0 {
 				ttl = "@" + strconv.FormatInt(w.expireAtMS, 10)
 			}
+			op := func(o string) string {
+				if w.indexed {
+					return strings.ToLower(o)
+				}
+				return o
+			}
 			switch {
+			case w.cmd != nil:
+				args = append(args, "C", ttl, len(w.cmd))
+				for _, c := range w.cmd {
+					args = append(args, c)
+				}
 			case w.del:
-				args = append(args, "D", ttl)
+				args = append(args, op("D"), ttl)
 			case w.push:
 				args = append(args, "L", ttl, w.value)
 			case w.hash:
-				args = append(args, "H", ttl, len(w.fields)/2)
+				args = append(args, op("H"), ttl, len(w.fields)/2)
 				for _, f := range w.fields {
 					args = append(args, f)
 				}
 			default:
-				args = append(args, "S", ttl, w.value)
+				args = append(args, op("S"), ttl, w.value)
+			}
+			if w.indexed {
+				_, cluster := s.cluster()
+				args = indexBlock(s.prefix(), w, cluster, args)
 			}
 		}
 		cmds = append(cmds, pipe.Eval(ctx, applyScript, keys, args...))

@@ -48,7 +48,14 @@ func (t *table) fetchKey(args []string) (string, error) {
 
 // set builds the write that stores a rendered value under key.
 func (t *table) set(key, value string) (write, error) {
-	w := write{key: key, value: value, ttlMS: t.TTL.Milliseconds()}
+	w := write{key: key, value: value, ttlMS: t.TTL.Milliseconds(), indexed: len(t.Indexes) > 0}
+	if w.indexed {
+		members, rest, err := t.cutIndexes(key, value)
+		if err != nil {
+			return write{}, err
+		}
+		w.members, w.value, value = members, rest, rest
+	}
 	if t.ExpireAt != "" {
 		at, rest, ok := strings.Cut(value, ":")
 		if !ok {
@@ -81,9 +88,11 @@ func (t *table) set(key, value string) (write, error) {
 	}
 	if len(m) == 0 {
 		// Redis has no empty hash: a row whose synced columns are all NULL has no key.
-		w.del = true
+		w.del, w.members = true, nil
 	}
 	return w, nil
 }
 
-func (t *table) del(key string) write { return write{key: key, del: true} }
+func (t *table) del(key string) write {
+	return write{key: key, del: true, indexed: len(t.Indexes) > 0}
+}

@@ -92,12 +92,16 @@ func resyncCount(ctx context.Context, e *env, names []string, dry bool, stdout, 
 			fmt.Fprintf(stdout, "%s: error: %s\n", r.Table, r.Error)
 			return
 		}
-		if r.Written > 0 || r.Deleted > 0 {
+		if r.Written > 0 || r.Deleted > 0 || r.Indexes > 0 {
 			drift++
 		}
-		fmt.Fprintf(stdout, "%s: rows scanned %d, keys %s %d, keys %s %d, keys already correct %d (%s)\n",
+		index := ""
+		if r.Indexes > 0 {
+			index = fmt.Sprintf(", index entries %s %d", map[bool]string{true: "to repair", false: "repaired"}[r.DryRun], r.Indexes)
+		}
+		fmt.Fprintf(stdout, "%s: rows scanned %d, keys %s %d, keys %s %d, keys already correct %d%s (%s)\n",
 			r.Table, r.Scanned, verb, r.Written, map[bool]string{true: "to delete", false: "deleted"}[r.DryRun], r.Deleted, r.Unchanged,
-			r.Duration.Round(time.Millisecond))
+			index, r.Duration.Round(time.Millisecond))
 	})
 	if err != nil {
 		return drift, err

@@ -226,11 +226,15 @@ type Expected struct {
 	// ExpireAt is each expire_at= key's expiry instant in Unix ms, -1
 	// for none.
 	ExpireAt map[string]int64
+	// Sets and ZSets are the index= sets: name -> members (and scores).
+	Sets  map[string]map[string]bool
+	ZSets map[string]map[string]float64
 }
 
 // Expect computes the expected mirror of every table.
 func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
-	exp := Expected{Strings: map[string]string{}, Hashes: map[string]map[string]string{}, TTL: map[string]time.Duration{}, ExpireAt: map[string]int64{}}
+	exp := Expected{Strings: map[string]string{}, Hashes: map[string]map[string]string{}, TTL: map[string]time.Duration{}, ExpireAt: map[string]int64{},
+		Sets: map[string]map[string]bool{}, ZSets: map[string]map[string]float64{}}
 	conn, err := b.PG.Acquire(ctx)
 	if err != nil {
 		return exp, err
@@ -278,6 +282,9 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 		filter := ""
 		if len(conds) > 0 {
 			filter = " WHERE " + strings.Join(conds, " AND ")
+		}
+		if err := expectIndexes(ctx, conn, t, filter, &exp); err != nil {
+			return exp, err
 		}
 		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT %s, to_jsonb(r.*), %s, %s FROM %s r%s", expiry, textCols(keyCols), textCols(valueCols), t.Ident(), filter))
 		if err != nil {
@@ -402,6 +409,12 @@ func (b *Bundle) Diff(ctx context.Context) error {
 			continue
 		}
 		seen[k] = true
+		if p, ok := diffIndex(ctx, rdb, exp, k); ok {
+			if p != "" {
+				problems = append(problems, p)
+			}
+			continue
+		}
 		if want, ok := exp.Strings[k]; ok {
 			got, err := rdb.Get(ctx, k).Result()
 			if err != nil {
@@ -442,6 +455,12 @@ func (b *Bundle) Diff(ctx context.Context) error {
 			problems = append(problems, fmt.Sprintf("missing key %q", k))
 		}
 	}
+	for _, k := range slices.Concat(slices.Sorted(maps.Keys(exp.Sets)), slices.Sorted(maps.Keys(exp.ZSets))) {
+		if !seen[k] {
+			problems = append(problems, fmt.Sprintf("missing index set %q", k))
+		}
+	}
+	problems = append(problems, diffCompanions(ctx, rdb, exp, keys)...)
 	if len(problems) > 0 {
 		slices.Sort(problems)
 		if len(problems) > 10 {

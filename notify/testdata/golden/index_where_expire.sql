@@ -27,7 +27,7 @@ BEGIN
 		FROM (
 			SELECT
 				'users:' || (n."id")::text AS k,
-				(coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || pg_catalog.nullif((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v,
+				(coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || NULLIF((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v,
 				'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
 			FROM pgredis_new n WHERE (active)
 			OFFSET 0
@@ -36,7 +36,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -45,20 +45,20 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'public.users', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
 $pgredis$;
 
-COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_ins() IS 'pgredis: ins trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version ce555cdb64e5f135)';
+COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_ins() IS 'pgredis: ins trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version 98a2f5b80beca653)';
 
 CREATE OR REPLACE FUNCTION pgredis.t_3ab2afaa9e09b13e_upd() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -90,7 +90,7 @@ BEGIN
 		FROM (
 			SELECT
 				'users:' || (n."id")::text AS k,
-				(coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || pg_catalog.nullif((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v,
+				(coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || NULLIF((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v,
 				'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
 			FROM pgredis_new n WHERE (active)
 			OFFSET 0
@@ -116,7 +116,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -125,20 +125,20 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'public.users', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
 $pgredis$;
 
-COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_upd() IS 'pgredis: upd trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version ce555cdb64e5f135)';
+COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_upd() IS 'pgredis: upd trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version 98a2f5b80beca653)';
 
 CREATE OR REPLACE FUNCTION pgredis.t_3ab2afaa9e09b13e_del() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -177,7 +177,7 @@ BEGIN
 	LOOP
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 			END IF;
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 			pgredis_buf := '';
@@ -186,20 +186,20 @@ BEGIN
 	END LOOP;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
 		END IF;
 		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'public.users', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
 $pgredis$;
 
-COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_del() IS 'pgredis: del trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version ce555cdb64e5f135)';
+COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_del() IS 'pgredis: del trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version 98a2f5b80beca653)';
 
 CREATE OR REPLACE FUNCTION pgredis.t_3ab2afaa9e09b13e_trunc() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -219,17 +219,17 @@ DECLARE
 	pgredis_hdr text;
 	pgredis_seen boolean;
 BEGIN
-	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.users', SQLERRM;
-	PERFORM pg_catalog.pg_notify('pgredis', 'p2 ce555cdb64e5f135 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
 		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
 	RETURN NULL;
 END
 $pgredis$;
 
-COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_trunc() IS 'pgredis: trunc trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version ce555cdb64e5f135)';
+COMMENT ON FUNCTION pgredis.t_3ab2afaa9e09b13e_trunc() IS 'pgredis: trunc trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" format=json expire_at=until where=(active) index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at (version 98a2f5b80beca653)';
 
 INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES ('public', 'users', pgredis.shape('"public"."users"'))
 ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape;
@@ -249,7 +249,7 @@ ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER pgredis_ins, ENABLE ALWAYS TR
 SELECT set_config('pgredis.in_ddl', 'off', true);
 
 -- render
-SELECT k, v FROM (SELECT 'users:' || (r."id")::text AS k, (coalesce(pg_catalog.octet_length(('by_org:' || (r."org")::text))::text || ':' || ('by_org:' || (r."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (r."org")::text))::text || ':' || ('by_org_age:' || (r."org")::text) || pg_catalog.nullif((r."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM r."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (r."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(r."until") THEN pg_catalog.floor(EXTRACT(epoch FROM r."until") * 1000)::bigint::text WHEN (r."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(r.*)::text)) AS v FROM "public"."users" r WHERE (active)) x WHERE k IS NOT NULL;
+SELECT k, v FROM (SELECT 'users:' || (r."id")::text AS k, (coalesce(pg_catalog.octet_length(('by_org:' || (r."org")::text))::text || ':' || ('by_org:' || (r."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (r."org")::text))::text || ':' || ('by_org_age:' || (r."org")::text) || NULLIF((r."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM r."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (r."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(r."until") THEN pg_catalog.floor(EXTRACT(epoch FROM r."until") * 1000)::bigint::text WHEN (r."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(r.*)::text)) AS v FROM "public"."users" r WHERE (active)) x WHERE k IS NOT NULL;
 
 -- fetch
-SELECT k, v FROM (SELECT 'users:' || (r."id")::text AS k, (coalesce(pg_catalog.octet_length(('by_org:' || (r."org")::text))::text || ':' || ('by_org:' || (r."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (r."org")::text))::text || ':' || ('by_org_age:' || (r."org")::text) || pg_catalog.nullif((r."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM r."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (r."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(r."until") THEN pg_catalog.floor(EXTRACT(epoch FROM r."until") * 1000)::bigint::text WHEN (r."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(r.*)::text)) AS v FROM "public"."users" r WHERE r."id" = $1::integer AND (active)) x WHERE k IS NOT NULL;
+SELECT k, v FROM (SELECT 'users:' || (r."id")::text AS k, (coalesce(pg_catalog.octet_length(('by_org:' || (r."org")::text))::text || ':' || ('by_org:' || (r."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (r."org")::text))::text || ':' || ('by_org_age:' || (r."org")::text) || NULLIF((r."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM r."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (r."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(r."until") THEN pg_catalog.floor(EXTRACT(epoch FROM r."until") * 1000)::bigint::text WHEN (r."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(r.*)::text)) AS v FROM "public"."users" r WHERE r."id" = $1::integer AND (active)) x WHERE k IS NOT NULL;
