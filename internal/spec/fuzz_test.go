@@ -20,6 +20,8 @@ func FuzzParse(f *testing.F) {
 		"users where=(status = 'a; b' AND (n > 1)) ttl=1s; orders where=(\"x)\" = E'\\')')",
 		"users where=(a = 1; b",
 		"users expire_at=until format=hash; b expire_at=x ttl=1s; c expire_at=",
+		"users index=by_org:{org} index=by_age:{org}@age index=all index=a@b:{c}@d where=(x) expire_at=t",
+		"users index=x:{a} index=x:{b}; b index= index=@ index={a}@ index=u{a}@{b}",
 	} {
 		f.Add(s)
 	}

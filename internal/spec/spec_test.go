@@ -33,6 +33,28 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// index= may be given more than once; the canonical form lists the
+// indexes sorted, and a score column follows the last '@' after the last
+// placeholder.
+func TestParseIndex(t *testing.T) {
+	t.Parallel()
+	got, err := Parse("users index=org:{org}@age index=a@b:{x} index=all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got[0].Canonical(); c != `"public"."users" format=json index=a@b:{x} index=all index=org:{org}@age` {
+		t.Fatalf("Canonical = %s", c)
+	}
+	xs := got[0].Indexes
+	if len(xs) != 3 || xs[0].Score != "age" || xs[0].Template.String() != "org:{org}" || xs[1].Score != "" || xs[1].Template.String() != "a@b:{x}" || xs[2].Template.String() != "all" {
+		t.Fatalf("indexes parsed as %+v", xs)
+	}
+	b, _ := Parse("users index=all index=org:{org}@n")
+	if ch := Changes(got[0], b[0]); len(ch) != 1 || !strings.HasPrefix(ch[0], "index=a@b:{x} all org:{org}@age -> all org:{org}@n") {
+		t.Fatalf("Changes = %q", ch)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want string }{
@@ -78,6 +100,14 @@ func TestParseErrors(t *testing.T) {
 		{"users ttl=1h expire_at=at", "ttl= and expire_at= cannot be combined"},
 		{"users expire_at=a expire_at=b", "given twice"},
 		{"users key=", "empty"},
+		{"users index=", "index= is empty"},
+		{"users index=by:{a", "index=by:{a: unclosed {"},
+		{"users index=by:{a}@", "@ names no column"},
+		{"users index=by:{a}@b}", "} without {"},
+		{"users index=by:{a} index=by:{a}", "index=by:{a} given twice"},
+		{"users index=by:{a} index=by:{b}@n", "could produce the same name"},
+		{"users key=u:{id} index=u:{a}:x", "could produce the same name as key=u:{id}"},
+		{"users index=all index=al{x}", "could produce the same name"},
 		{"users key=user", "no {column} placeholder"},
 		{"users key=user:{id", "unclosed {"},
 		{"users key=user:{}", "not a column name"},
