@@ -52,7 +52,7 @@ func main() {
 	flag.DurationVar(&c.pgbenchT, "pgbench-time", 8*time.Second, "length of one pgbench run")
 	flag.DurationVar(&c.lagT, "lag-time", 5*time.Second, "length of one lag period")
 	flag.DurationVar(&c.idleT, "idle-time", 10*time.Second, "length of the idle period")
-	flag.StringVar(&c.only, "only", "", "run only these groups: trigger,reconcile,worker (comma-separated)")
+	flag.StringVar(&c.only, "only", "", "run only these groups: trigger,shapes,reconcile,worker (comma-separated)")
 	flag.Parse()
 	if *smoke {
 		c.runs, c.rows, c.apply, c.big = 1, 2000, 2000, 5000
@@ -112,6 +112,7 @@ func run(ctx context.Context, c config, out io.Writer, smoke bool) (err error) {
 		fn   func(context.Context) error
 	}{
 		{"trigger", b.triggerFigures},
+		{"shapes", b.shapeFigures},
 		{"reconcile", b.reconcileFigures},
 		{"worker", b.workerFigures},
 	}
@@ -251,7 +252,7 @@ func (b *bench) createTables(ctx context.Context) error {
 		}
 	}
 	b.tables = "t; t2; big; probe"
-	return nil
+	return b.createShapeTables(ctx)
 }
 
 func (b *bench) wants(group string) bool {
