@@ -22,7 +22,7 @@ func newModeMetrics(reg prometheus.Registerer) *modeMetrics {
 	}
 	mm.drift = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pgredis_audit_keys_total",
-		Help: "Drift the continuous audit found and repaired, by table and cause: changed, missing, extra (keys no row renders), expired (ttl= keys re-added: not drift); and rebuilds by cause restored (Redis restarted or failed over) and evicted (Redis cannot hold the mirror), with an empty table.",
+		Help: "Drift the continuous audit found and repaired, by table and cause: changed, missing, extra (keys no row renders), index (index= entries), expired (ttl= keys re-added: not drift); and rebuilds by cause restored (Redis restarted or failed over) and evicted (Redis cannot hold the mirror), with an empty table.",
 	}, []string{"table", "cause"})
 	reg.MustRegister(mm.quarantines, mm.quarantined, mm.drift)
 	return mm
