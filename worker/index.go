@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -30,25 +32,48 @@ type member struct {
 	score string
 }
 
-// companionKey is the name of key's companion record: under the state
-// prefix, tagged with a string of key's hash slot so both share it.
-func companionKey(prefix, key string) string {
-	return prefix + "ix:{" + slotTags()[keySlot(key)] + "}" + key
+// indexID identifies a table's set of index= options: it is part of its
+// companion records' names, so records written under another set of
+// options (before a migrate up changed them) are never read as the
+// key's memberships. A key's move then never touches a set of an index
+// no longer configured, which is outside every pattern pgredis owns
+// (guarantee 4); the reconcile deletes such records and rebuilds the
+// sets of the configured indexes. "" for a table without index=.
+func indexID(xs []spec.Index) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, x := range xs {
+		h.Write([]byte(x.String() + "\x00"))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:8]
 }
 
-// companionOf is the key a companion record names; ok is false for
-// another state key. A record under another tag than its key's is not
-// the key's (the reconcile deletes it).
-func companionOf(prefix, name string) (string, bool) {
-	rest, ok := strings.CutPrefix(name, prefix+"ix:{")
+// companionKey is the name of key's companion record: under the state
+// prefix, with the table's indexID, tagged with a string of key's hash
+// slot so both share it.
+func companionKey(prefix, id, key string) string {
+	return prefix + "ix:" + id + ":{" + slotTags()[keySlot(key)] + "}" + key
+}
+
+// companionOf is the index id and key a companion record names; ok is
+// false for another state key. A record under another tag than its
+// key's is not the key's (the reconcile deletes it).
+func companionOf(prefix, name string) (id, key string, ok bool) {
+	rest, ok := strings.CutPrefix(name, prefix+"ix:")
 	if !ok {
-		return "", false
+		return "", "", false
+	}
+	id, rest, ok = strings.Cut(rest, ":{")
+	if !ok {
+		return "", "", false
 	}
 	i := strings.IndexByte(rest, '}')
 	if i < 0 {
-		return "", false
+		return "", "", false
 	}
-	return rest[i+1:], true
+	return id, rest[i+1:], true
 }
 
 // cutIndexes takes the index fields off a rendered value.
@@ -114,7 +139,7 @@ func indexBlock(prefix string, w write, deferSets bool, args []any) []any {
 	if deferSets {
 		mode = "R"
 	}
-	args = append(args, companionKey(prefix, w.key), mode, len(w.members))
+	args = append(args, companionKey(prefix, w.index, w.key), mode, len(w.members))
 	for _, m := range w.members {
 		args = append(args, m.name, m.score)
 	}
@@ -336,12 +361,12 @@ func (w *reconciler) reconcileIndexes(ctx context.Context, t *table, st *indexSt
 	// Companion records: one per key that is in a set, holding exactly
 	// its memberships.
 	prefix := w.store.prefix()
-	glob := spec.Template{Parts: []string{prefix + "ix:{"}}.Glob() + "*"
+	glob := spec.Template{Parts: []string{prefix + "ix:"}}.Glob() + "*"
 	comp := map[string]bool{}
 	err := w.store.scan(ctx, glob, func(found []string) error {
 		var names, keys []string
 		for _, n := range found {
-			if k, ok := companionOf(prefix, n); ok && t.Key.Matches(k) {
+			if _, k, ok := companionOf(prefix, n); ok && t.Key.Matches(k) {
 				names, keys = append(names, n), append(keys, k)
 			}
 		}
@@ -351,7 +376,7 @@ func (w *reconciler) reconcileIndexes(ctx context.Context, t *table, st *indexSt
 		}
 		var ws []write
 		for i, n := range names {
-			if n != companionKey(prefix, keys[i]) {
+			if n != companionKey(prefix, t.indexID, keys[i]) {
 				fixed++
 				ws = append(ws, write{key: n, del: true})
 				continue
@@ -371,7 +396,7 @@ func (w *reconciler) reconcileIndexes(ctx context.Context, t *table, st *indexSt
 	for k, ms := range st.byKey {
 		if !comp[k] {
 			fixed++
-			ws = append(ws, companionWrites(companionKey(prefix, k), ms)...)
+			ws = append(ws, companionWrites(companionKey(prefix, t.indexID, k), ms)...)
 		}
 	}
 	return fixed, apply(ws)
@@ -528,11 +553,11 @@ func truncateIndexes(ctx context.Context, st mirror, prefix string, t *table) er
 			return err
 		}
 	}
-	glob := spec.Template{Parts: []string{prefix + "ix:{"}}.Glob() + "*"
+	glob := spec.Template{Parts: []string{prefix + "ix:"}}.Glob() + "*"
 	return st.scan(ctx, glob, func(found []string) error {
 		var dels []write
 		for _, n := range found {
-			if k, ok := companionOf(prefix, n); ok && t.Key.Matches(k) {
+			if _, k, ok := companionOf(prefix, n); ok && t.Key.Matches(k) {
 				dels = append(dels, write{key: n, del: true})
 			}
 		}

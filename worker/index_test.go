@@ -3,6 +3,8 @@ package worker_test
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,7 +46,7 @@ INSERT INTO uh VALUES (1, 'x', 1, '2099-01-01+00'), (2, 'x', 2, NULL), (3, 'y', 
 	b.Redis.ZAdd(ctx, "org_age:a", redisZ(7, "users:1"))
 	b.Redis.SAdd(ctx, "org:zzz", "users:1")
 	b.Redis.Set(ctx, "uh_all", "not a set", 0)
-	b.Redis.HSet(ctx, pgredistest.StatePrefix+"ix:{x}users:77", "org:q", "")
+	b.Redis.HSet(ctx, pgredistest.StatePrefix+"ix:deadbeef:{x}users:77", "org:q", "")
 	startListening(t, b)
 	b.WaitMirror(t, converge)
 
@@ -88,7 +90,7 @@ INSERT INTO uh VALUES (1, 'x', 1, '2099-01-01+00'), (2, 'x', 2, NULL), (3, 'y', 
 	b.Redis.SAdd(ctx, "org:d", "users:3")
 	b.Redis.ZAdd(ctx, "org_age:a", redisZ(-5, "users:7"))
 	b.Redis.ZAdd(ctx, "uh_org:nobody", redisZ(1, "uh:3"))
-	comp := b.Redis.Keys(ctx, pgredistest.StatePrefix+"ix:{*}users:4").Val()
+	comp := b.Redis.Keys(ctx, pgredistest.StatePrefix+"ix:*:{*}users:4").Val()
 	if len(comp) != 1 {
 		t.Fatalf("companion records of users:4: %q", comp)
 	}
@@ -214,5 +216,44 @@ INSERT INTO items SELECT g, 'k' || (g % 3), g FROM generate_series(1, 30) g;`,
 	logs.Wait(t, 5*time.Second, "audit repaired drift", "table=public.items")
 	if n := sumBy(t, reg, "pgredis_audit_keys_total", "cause", "index"); n < 4 {
 		t.Errorf("pgredis_audit_keys_total{cause=index} = %v, want at least 4", n)
+	}
+}
+
+// Guarantee 4 across a spec change: once migrate up drops an index=, its
+// sets are outside every pattern pgredis owns, so moving a key that was
+// in them leaves them alone (the companion records of the old options
+// are not read); the kept index stays exact.
+func TestIndexDroppedLeavesItsSets(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE items (id int PRIMARY KEY, kind text);
+INSERT INTO items SELECT g, 'k' || (g % 3) FROM generate_series(1, 12) g;`,
+		"items index=kind:{kind} index=old:{kind}")
+	w := startListening(t, b)
+	b.WaitMirror(t, converge)
+	ctx := context.Background()
+	before := map[string][]string{}
+	for _, n := range b.Redis.Keys(ctx, "old:*").Val() {
+		before[n] = b.Redis.SMembers(ctx, n).Val()
+	}
+	if len(before) != 3 {
+		t.Fatalf("old index sets %v", before)
+	}
+	if err := w.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.Install(t, "items index=kind:{kind}")
+	b.Outside = func(k string) bool { return strings.HasPrefix(k, "old:") }
+	startListening(t, b)
+	b.WaitMirror(t, converge)
+	b.Exec(t, `UPDATE items SET kind = 'k9' WHERE id < 6; DELETE FROM items WHERE id > 10`)
+	b.WaitMirror(t, converge)
+	for n, want := range before {
+		got := b.Redis.SMembers(ctx, n).Val()
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s = %q, want it left alone: %q", n, got, want)
+		}
 	}
 }

@@ -27,9 +27,10 @@ type write struct {
 	// expireAtMS is the key's expiry instant (expire_at=), Unix ms; 0
 	// for none.
 	expireAtMS int64
-	// indexed: the key's table has index=; members are the sets the key
-	// is in now (none for a delete).
-	indexed bool
+	// index identifies the index= options of the key's table ("" for
+	// none, see indexID); members are the sets the key is in now (none
+	// for a delete).
+	index   string
 	members []member
 	// cmd: run this command on key (its arguments after the key); the
 	// reconcile's repairs of index sets and companion records.
@@ -200,7 +201,7 @@ func (s *store) isolate(ctx context.Context, writes []write, cause error) error 
 		case isValueRefusal(err):
 			ref.keys = append(ref.keys, w.key)
 			ref.cause = errors.Unwrap(err) // the refusal, not marked as an outage
-			dels = append(dels, write{key: w.key, del: true, indexed: w.indexed})
+			dels = append(dels, write{key: w.key, del: true, index: w.index})
 		default:
 			return err
 		}
@@ -266,7 +267,7 @@ func (s *store) queueScripts(ctx context.Context, pipe redis.Pipeliner, ownerKey
 				ttl = "@" + strconv.FormatInt(w.expireAtMS, 10)
 			}
 			op := func(o string) string {
-				if w.indexed {
+				if w.index != "" {
 					return strings.ToLower(o)
 				}
 				return o
@@ -289,7 +290,7 @@ func (s *store) queueScripts(ctx context.Context, pipe redis.Pipeliner, ownerKey
 			default:
 				args = append(args, op("S"), ttl, w.value)
 			}
-			if w.indexed {
+			if w.index != "" {
 				_, cluster := s.cluster()
 				args = indexBlock(s.prefix(), w, cluster, args)
 			}

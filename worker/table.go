@@ -18,10 +18,12 @@ type table struct {
 	glob string
 	// argIndex maps each template placeholder to its fetch argument.
 	argIndex []int
+	// indexID names the table's index= options in its companion records.
+	indexID string
 }
 
 func newTable(in notify.Installed) *table {
-	t := &table{Installed: in, glob: in.Key.Glob()}
+	t := &table{Installed: in, glob: in.Key.Glob(), indexID: indexID(in.Indexes)}
 	var distinct []string
 	for _, c := range in.Key.Columns() {
 		i := slices.Index(distinct, c)
@@ -48,8 +50,8 @@ func (t *table) fetchKey(args []string) (string, error) {
 
 // set builds the write that stores a rendered value under key.
 func (t *table) set(key, value string) (write, error) {
-	w := write{key: key, value: value, ttlMS: t.TTL.Milliseconds(), indexed: len(t.Indexes) > 0}
-	if w.indexed {
+	w := write{key: key, value: value, ttlMS: t.TTL.Milliseconds(), index: t.indexID}
+	if w.index != "" {
 		members, rest, err := t.cutIndexes(key, value)
 		if err != nil {
 			return write{}, err
@@ -94,5 +96,5 @@ func (t *table) set(key, value string) (write, error) {
 }
 
 func (t *table) del(key string) write {
-	return write{key: key, del: true, indexed: len(t.Indexes) > 0}
+	return write{key: key, del: true, index: t.indexID}
 }

@@ -118,8 +118,8 @@ func diffIndex(ctx context.Context, rdb redis.UniversalClient, exp Expected, k s
 }
 
 // diffCompanions checks pgredis's companion records of indexed keys
-// (worker/index.go): one per key that is in a set, under the state
-// prefix, holding exactly its sets (and scores); no other.
+// (worker/index.go), <prefix>ix:ID:{TAG}KEY: one per key that is in a
+// set, holding exactly its sets (and scores); no other.
 func diffCompanions(ctx context.Context, rdb redis.UniversalClient, exp Expected, keys []string) []string {
 	want := map[string]map[string]string{}
 	for name, members := range exp.Sets {
@@ -141,16 +141,20 @@ func diffCompanions(ctx context.Context, rdb redis.UniversalClient, exp Expected
 	var problems []string
 	seen := map[string]bool{}
 	for _, c := range keys {
-		rest, ok := strings.CutPrefix(c, StatePrefix+"ix:{")
+		rest, ok := strings.CutPrefix(c, StatePrefix+"ix:")
 		if !ok {
 			continue
 		}
+		_, rest, ok = strings.Cut(rest, ":{")
 		i := strings.IndexByte(rest, '}')
-		if i < 0 {
+		if !ok || i < 0 {
 			problems = append(problems, fmt.Sprintf("malformed companion record %q", c))
 			continue
 		}
 		k := rest[i+1:]
+		if seen[k] {
+			problems = append(problems, fmt.Sprintf("more than one companion record of %q", k))
+		}
 		seen[k] = true
 		got, err := rdb.HGetAll(ctx, c).Result()
 		if err != nil {
