@@ -330,8 +330,8 @@ func (w *reconciler) reconcileIndexes(ctx context.Context, t *table, st *indexSt
 			var ws []write
 			for i, n := range names {
 				seen[n] = true
-				fix := diffSet(n, have[i], want[n], zset)
-				fixed += int64(len(fix))
+				fix, c := diffSet(n, have[i], want[n], zset)
+				fixed += int64(c)
 				ws = append(ws, fix...)
 			}
 			return apply(ws)
@@ -351,8 +351,8 @@ func (w *reconciler) reconcileIndexes(ctx context.Context, t *table, st *indexSt
 				zset = x.Score != ""
 			}
 		}
-		fix := diffSet(n, nil, members, zset)
-		fixed += int64(len(fix))
+		fix, c := diffSet(n, nil, members, zset)
+		fixed += int64(c)
 		ws = append(ws, fix...)
 	}
 	if err := apply(ws); err != nil {
@@ -434,14 +434,16 @@ type setState struct {
 }
 
 // diffSet returns the writes that make set name hold want (key -> score,
-// "" for a plain set); have is nil for a missing set.
-func diffSet(name string, have *setState, want map[string]string, zset bool) []write {
+// "" for a plain set), and how many entries they repair (a member added,
+// removed or rescored; a set deleted); have is nil for a missing set.
+func diffSet(name string, have *setState, want map[string]string, zset bool) ([]write, int) {
 	if have != nil && (have.wrongType || len(want) == 0) {
 		out := []write{{key: name, del: true}}
 		if len(want) > 0 {
-			out = append(out, diffSet(name, nil, want, zset)...)
+			more, n := diffSet(name, nil, want, zset)
+			return append(out, more...), n + 1
 		}
-		return out
+		return out, 1
 	}
 	var out []write
 	var rem []string
@@ -459,6 +461,7 @@ func diffSet(name string, have *setState, want map[string]string, zset bool) []w
 	for start := 0; start < len(rem); start += 1000 {
 		out = append(out, cmdWrite(name, append([]string{remCmd}, rem[start:min(start+1000, len(rem))]...)...))
 	}
+	n := len(rem)
 	add := []string{addCmd}
 	for k, s := range want {
 		if have != nil {
@@ -475,6 +478,7 @@ func diffSet(name string, have *setState, want map[string]string, zset bool) []w
 			add = append(add, s)
 		}
 		add = append(add, k)
+		n++
 		if len(add) > 2000 {
 			out = append(out, cmdWrite(name, add...))
 			add = []string{addCmd}
@@ -483,7 +487,7 @@ func diffSet(name string, have *setState, want map[string]string, zset bool) []w
 	if len(add) > 1 {
 		out = append(out, cmdWrite(name, add...))
 	}
-	return out
+	return out, n
 }
 
 // readSets reads sets (or sorted sets, with scores) by name.

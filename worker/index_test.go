@@ -59,6 +59,8 @@ INSERT INTO uh VALUES (1, 'x', 1, '2099-01-01+00'), (2, 'x', 2, NULL), (3, 'y', 
 		`BEGIN; UPDATE users SET org = 'z', age = 1 WHERE id = 2; UPDATE users SET org = 'a', age = 41 WHERE id = 2; COMMIT`,
 		`UPDATE users SET org = 'q' WHERE id = 7`,
 		`UPDATE users SET org = 'a' WHERE id = 7`,
+		// NULL placeholder and score: only in the plain-text index.
+		`INSERT INTO uh VALUES (6, NULL, NULL, NULL); UPDATE uh SET org = 'y' WHERE id = 6`,
 		// A NULL placeholder and score come and go.
 		`UPDATE users SET org = NULL WHERE id = 3; UPDATE users SET org = 'd' WHERE id = 4; UPDATE users SET age = NULL WHERE id = 6; UPDATE users SET age = 3 WHERE id = 9`,
 		// Key changes of indexed rows.

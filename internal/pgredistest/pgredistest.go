@@ -369,6 +369,24 @@ func (b *Bundle) Expect(ctx context.Context) (Expected, error) {
 			exp.Strings[key] = string(enc)
 		}
 	}
+	// A row whose key Redis does not hold (a hash with no field) is in
+	// no index set either.
+	for _, members := range exp.Sets {
+		for k := range members {
+			if _, ok := exp.Hashes[k]; !ok && exp.Strings[k] == "" {
+				delete(members, k)
+			}
+		}
+	}
+	for _, members := range exp.ZSets {
+		for k := range members {
+			if _, ok := exp.Hashes[k]; !ok && exp.Strings[k] == "" {
+				delete(members, k)
+			}
+		}
+	}
+	maps.DeleteFunc(exp.Sets, func(_ string, m map[string]bool) bool { return len(m) == 0 })
+	maps.DeleteFunc(exp.ZSets, func(_ string, m map[string]float64) bool { return len(m) == 0 })
 	return exp, nil
 }
 
