@@ -23,6 +23,8 @@ type table struct {
 }
 
 func newTable(in notify.Installed) *table {
+	// The value's index fields come in canonical order (notify/index.go).
+	in.Indexes = spec.Table{Indexes: in.Indexes}.Normalized().Indexes
 	t := &table{Installed: in, glob: in.Key.Glob(), indexID: indexID(in.Indexes)}
 	var distinct []string
 	for _, c := range in.Key.Columns() {

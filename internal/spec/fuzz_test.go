@@ -63,12 +63,16 @@ func FuzzTemplate(f *testing.F) {
 		{"k*[?]\\:{id}", "k{x}", "*\x00?"},
 		{"a{x}a", "{y}ba", "b\x00"},
 		{"{a}-{b}", "{c}-{d}-", "-\x00-\x00-"},
+		{"all", "al{x}", "l"},
+		{"a", "aa", "x"},
+		{"ab", "a{x}{y}ab", ""},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
 	f.Fuzz(func(t *testing.T, as, bs, vals string) {
-		a, errA := ParseTemplate(as)
-		b, errB := ParseTemplate(bs)
+		// Index templates: key templates and plain text (index=all).
+		a, errA := parseTemplate("index", as, false)
+		b, errB := parseTemplate("index", bs, false)
 		values := strings.Split(vals, "\x00")
 		for _, c := range []struct {
 			tm  Template
@@ -78,7 +82,7 @@ func FuzzTemplate(f *testing.F) {
 			if c.err != nil {
 				continue
 			}
-			again, err := ParseTemplate(c.tm.String())
+			again, err := parseTemplate("index", c.tm.String(), false)
 			if err != nil || again.String() != c.tm.String() || len(again.Parts) != len(c.tm.Parts) {
 				t.Fatalf("template %q: String %q re-parses to %q, %v", c.src, c.tm.String(), again.Parts, err)
 			}
