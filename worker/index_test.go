@@ -262,3 +262,33 @@ INSERT INTO items SELECT g, 'k' || (g % 3) FROM generate_series(1, 12) g;`,
 		}
 	}
 }
+
+// index= on a partitioned table (rows moving between partitions), with
+// key= and columns= leaving the indexed columns out of the value, scored
+// by a date and a real (infinity, negative zero, NaN), live and through
+// the start-up reconcile.
+func TestIndexPartitionedScores(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE ev (id int, day date, kind text, amount real, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO ev VALUES (1, '2024-03-01', 'a', 1.5), (2, '2024-04-01', 'b', 'Infinity'), (3, '2025-01-01', 'a', '-0'), (4, '2025-02-01', NULL, 'NaN');`,
+		"ev key=ev:{id}:{day} columns=id index=ev_kind:{kind}@day index=ev_amount@amount")
+	ctx := context.Background()
+	b.Redis.ZAdd(ctx, "ev_amount", redisZ(3, "ev:9:2024-01-01"))
+	startListening(t, b)
+	b.WaitMirror(t, converge)
+	for i, s := range []string{
+		`UPDATE ev SET day = '2025-03-01' WHERE id = 1`,
+		`UPDATE ev_2025 SET kind = 'b', amount = -1e30 WHERE id = 3; INSERT INTO ev_2024 VALUES (5, '2024-12-31', 'b', 2)`,
+		`UPDATE ev SET amount = 'NaN' WHERE id = 2; UPDATE ev SET amount = 7 WHERE id = 4`,
+		`DELETE FROM ev_2024`,
+	} {
+		b.Exec(t, s)
+		b.WaitMirror(t, converge)
+		if t.Failed() {
+			t.Fatalf("after step %d: %s", i, s)
+		}
+	}
+}
