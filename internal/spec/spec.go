@@ -209,7 +209,7 @@ func Parse(s string) ([]Table, error) {
 			return nil, fmt.Errorf("PGREDIS_TABLES entry %q: %w", raws[i], err)
 		}
 		if seen[t.String()] {
-			return nil, fmt.Errorf("PGREDIS_TABLES lists table %s twice", t)
+			return nil, fmt.Errorf("PGREDIS_TABLES lists table %s twice (a second entry per table is not supported yet; for a lookup by another column, add index=NAME:{column} to the entry)", t)
 		}
 		seen[t.String()] = true
 		tables = append(tables, t)
