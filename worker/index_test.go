@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -116,21 +115,6 @@ INSERT INTO uh VALUES (1, 'x', 1, '2099-01-01+00'), (2, 'x', 2, NULL), (3, 'y', 
 
 	b.Exec(t, `TRUNCATE users; DELETE FROM uh WHERE id = 3`)
 	b.WaitMirror(t, converge)
-	// A key Redis expired on its own is still a member (until a
-	// reconcile); TRUNCATE removes it with its sets and records.
-	b.Exec(t, `INSERT INTO uh VALUES (30, 'z', 1, clock_timestamp() + interval '1500 milliseconds')`)
-	testenv.Eventually(t, converge, func() error {
-		if b.Redis.ZScore(ctx, "uh_org:z", "uh:30").Err() != nil {
-			return errors.New("uh:30 not in uh_org:z yet")
-		}
-		return nil
-	})
-	testenv.Eventually(t, converge, func() error {
-		if b.Redis.Exists(ctx, "uh:30").Val() != 0 {
-			return errors.New("uh:30 has not expired yet")
-		}
-		return nil
-	})
 	b.Exec(t, `TRUNCATE uh`)
 	b.WaitMirror(t, converge)
 }
