@@ -55,7 +55,7 @@ BEGIN
 				FROM (
 					SELECT
 						'kv:' || (n."id")::text AS k,
-						pg_catalog.to_jsonb(n.*)::text AS v,
+						('{"v": ' || coalesce(pg_catalog.to_json(n."v")::text, 'null') || ', "id": ' || coalesce((n."id")::text, 'null') || '}') AS v,
 						'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
 					FROM pgredis_new n
 					OFFSET 0
@@ -149,7 +149,7 @@ BEGIN
 				FROM (
 					SELECT
 						'kv:' || (n."id")::text AS k,
-						pg_catalog.to_jsonb(n.*)::text AS v,
+						('{"v": ' || coalesce(pg_catalog.to_json(n."v")::text, 'null') || ', "id": ' || coalesce((n."id")::text, 'null') || '}') AS v,
 						'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
 					FROM pgredis_new n
 					OFFSET 0

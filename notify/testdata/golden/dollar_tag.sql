@@ -55,7 +55,7 @@ BEGIN
 				FROM (
 					SELECT
 						'x$pgredis$y''' || (n."a$pgredis$b")::text AS k,
-						pg_catalog.to_jsonb(n.*)::text AS v,
+						('{"v": ' || coalesce(pg_catalog.to_json(n."v")::text, 'null') || ', "a$pgredis$b": ' || coalesce(pg_catalog.to_json(n."a$pgredis$b")::text, 'null') || '}') AS v,
 						'R1:' || pg_catalog.octet_length((n."a$pgredis$b")::text)::text || ':' || (n."a$pgredis$b")::text AS f
 					FROM pgredis_new n
 					OFFSET 0
@@ -149,7 +149,7 @@ BEGIN
 				FROM (
 					SELECT
 						'x$pgredis$y''' || (n."a$pgredis$b")::text AS k,
-						pg_catalog.to_jsonb(n.*)::text AS v,
+						('{"v": ' || coalesce(pg_catalog.to_json(n."v")::text, 'null') || ', "a$pgredis$b": ' || coalesce(pg_catalog.to_json(n."a$pgredis$b")::text, 'null') || '}') AS v,
 						'R1:' || pg_catalog.octet_length((n."a$pgredis$b")::text)::text || ':' || (n."a$pgredis$b")::text AS f
 					FROM pgredis_new n
 					OFFSET 0

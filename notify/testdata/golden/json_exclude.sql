@@ -55,7 +55,7 @@ BEGIN
 				FROM (
 					SELECT
 						'accounts:' || (n."id")::text AS k,
-						((pg_catalog.to_jsonb(n.*) OPERATOR(pg_catalog.-) 'token'::text) OPERATOR(pg_catalog.-) 'password'::text)::text AS v,
+						('{"id": ' || coalesce((n."id")::text, 'null') || ', "email": ' || coalesce(pg_catalog.to_json(n."email")::text, 'null') || '}') AS v,
 						'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
 					FROM pgredis_new n
 					OFFSET 0
@@ -149,7 +149,7 @@ BEGIN
 				FROM (
 					SELECT
 						'accounts:' || (n."id")::text AS k,
-						((pg_catalog.to_jsonb(n.*) OPERATOR(pg_catalog.-) 'token'::text) OPERATOR(pg_catalog.-) 'password'::text)::text AS v,
+						('{"id": ' || coalesce((n."id")::text, 'null') || ', "email": ' || coalesce(pg_catalog.to_json(n."email")::text, 'null') || '}') AS v,
 						'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
 					FROM pgredis_new n
 					OFFSET 0

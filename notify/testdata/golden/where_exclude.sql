@@ -55,7 +55,7 @@ BEGIN
 				FROM (
 					SELECT
 						'tasks:' || (n."id")::text AS k,
-						(pg_catalog.to_jsonb(n.*) OPERATOR(pg_catalog.-) 'note'::text)::text AS v,
+						('{"id": ' || coalesce((n."id")::text, 'null') || ', "state": ' || coalesce(pg_catalog.to_json(n."state")::text, 'null') || '}') AS v,
 						'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
 					FROM pgredis_new n WHERE (state <> 'done' AND note <> 'a; b=c')
 					OFFSET 0
@@ -149,7 +149,7 @@ BEGIN
 				FROM (
 					SELECT
 						'tasks:' || (n."id")::text AS k,
-						(pg_catalog.to_jsonb(n.*) OPERATOR(pg_catalog.-) 'note'::text)::text AS v,
+						('{"id": ' || coalesce((n."id")::text, 'null') || ', "state": ' || coalesce(pg_catalog.to_json(n."state")::text, 'null') || '}') AS v,
 						'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
 					FROM pgredis_new n WHERE (state <> 'done' AND note <> 'a; b=c')
 					OFFSET 0
