@@ -177,23 +177,17 @@ func (t Table) whereClause() string {
 	return " WHERE " + t.Where
 }
 
-// emit is a PL/pgSQL block that sends the entries query's rows (one text
-// column) packed into as few notifications as fit under maxPayload. A
-// loop that appends to a buffer costs the writer far less than packing in
-// SQL (a running sum and a string_agg per chunk measured several times
-// slower for bulk statements, and more for single rows); see BENCHMARKS.md.
-// Every chunk of a statement holds other entries and the header carries
-// a per-statement sequence number, so no two payloads of a transaction
-// are equal and PostgreSQL drops none.
-func (t Table) emit(entries string) string {
-	return t.pack("FOR pgredis_e IN\n\t"+entries, "\t") + ";\n\t" + t.flush()
-}
-
-// emitOne is emit for a statement that may have changed a single row:
-// when fast (a PL/pgSQL condition) holds, the entries are the non-NULL
-// elements of the array one (plain expressions over variables, evaluated
-// without starting an executor for a query), else those of the query
-// entries. Both go through the same packing and sending.
+// emitOne is a PL/pgSQL block that sends a statement's entries (text)
+// packed into as few notifications as fit under maxPayload. When fast (a
+// PL/pgSQL condition: the statement changed one row) holds, the entries
+// are the non-NULL elements of the array one (plain expressions over
+// variables, evaluated without starting an executor for a query), else
+// the rows of the query entries. A loop that appends to a buffer costs the
+// writer far less than packing in SQL (a running sum and a string_agg per
+// chunk measured several times slower for bulk statements, and more for
+// single rows); see BENCHMARKS.md. Every chunk of a statement holds other
+// entries and the header carries a per-statement sequence number, so no
+// two payloads of a transaction are equal and PostgreSQL drops none.
 func (t Table) emitOne(fast, one, entries string) string {
 	return fmt.Sprintf(`IF %s THEN
 		%s;
@@ -297,7 +291,6 @@ DECLARE
 	pgredis_rows bigint;
 	pgredis_nk text;
 	pgredis_nv text;
-	pgredis_nf text;
 	pgredis_ok text;
 BEGIN
 	%s;
@@ -324,11 +317,13 @@ func (t Table) comment(op string) string {
 
 // oneRow is the query that tells a statement that changed one row from
 // others and, for one row, reads what its entries need into variables:
-// pgredis_rows (the rows of rel, counted up to 2), the new row's key,
-// value and fetch entry (pgredis_nk, pgredis_nv, pgredis_nf; NULL when it
-// has no key or does not match where=) and the old row's key
-// (pgredis_ok). The LATERAL subqueries' condition on the count is a
-// one-time filter: a bulk statement's rows are not read twice.
+// pgredis_rows (the rows of rel, counted up to 2), the new row's key and
+// value (pgredis_nk, pgredis_nv; NULL when it has no key or does not
+// match where=) and the old row's key (pgredis_ok). OFFSET 0 keeps each
+// LATERAL subquery from being pulled up into a join whose filter would
+// scan every row of a bulk statement: it stays a subquery whose condition
+// on the count is a one-time filter, so a bulk statement's rows are not
+// read at all here.
 func (t Table) oneRow(newRows, oldRows bool) string {
 	rel := "pgredis_old"
 	if newRows {
@@ -337,17 +332,17 @@ func (t Table) oneRow(newRows, oldRows bool) string {
 	cols, vars := []string{"one.c"}, []string{"pgredis_rows"}
 	from := fmt.Sprintf("(SELECT pg_catalog.count(*) AS c FROM (SELECT FROM %s LIMIT 2) l) one", rel)
 	if newRows {
-		cols = append(cols, "n.k", "n.v", "n.f")
-		vars = append(vars, "pgredis_nk", "pgredis_nv", "pgredis_nf")
+		cols = append(cols, "n.k", "n.v")
+		vars = append(vars, "pgredis_nk", "pgredis_nv")
 		from += fmt.Sprintf(`
-		LEFT JOIN LATERAL (SELECT %s AS k, %s AS v, %s AS f FROM pgredis_new n WHERE one.c = 1%s) n ON true`,
-			t.keyExpr("n"), t.valueExpr("n"), t.fetchEntryExpr("n"), t.andWhere())
+		LEFT JOIN LATERAL (SELECT %s AS k, %s AS v FROM pgredis_new n WHERE one.c = 1%s OFFSET 0) n ON true`,
+			t.keyExpr("n"), t.valueExpr("n"), t.andWhere())
 	}
 	if oldRows {
 		cols = append(cols, "o.k")
 		vars = append(vars, "pgredis_ok")
 		from += fmt.Sprintf(`
-		LEFT JOIN LATERAL (SELECT %s AS k FROM pgredis_old o WHERE one.c = 1%s) o ON true`, t.keyExpr("o"), t.andWhere())
+		LEFT JOIN LATERAL (SELECT %s AS k FROM pgredis_old o WHERE one.c = 1%s OFFSET 0) o ON true`, t.keyExpr("o"), t.andWhere())
 	}
 	return fmt.Sprintf("SELECT %s INTO %s\n\tFROM %s", strings.Join(cols, ", "), strings.Join(vars, ", "), from)
 }
@@ -384,15 +379,18 @@ func (t Table) InstallSQL() []string {
 		fastDelete = "NOT pgredis_seen"
 	}
 	// NULL (left out) for no key: the bulk path's WHERE x.k IS NOT NULL.
-	set := "CASE WHEN pgredis_nk IS NOT NULL THEN " + setEntry("pgredis_nk", "pgredis_nv", "pgredis_nf", "\t\t") + " END"
+	// A row too large for a notification takes the bulk path, which
+	// sends its fetch entry.
+	fits := fmt.Sprintf("(pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= %d)", maxEntry)
+	set := "CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END"
 	gone := "CASE WHEN pgredis_ok IS NOT NULL THEN " + deleteEntry("pgredis_ok") + " END"
-	ins := join(mark, t.oneRow(true, false), t.emitOne("pgredis_rows = 1", set, t.setRows("n", "pgredis_new")))
+	ins := join(mark, t.oneRow(true, false), t.emitOne("pgredis_rows = 1 AND "+fits, set, t.setRows("n", "pgredis_new")))
 	// EXCEPT rather than NOT EXISTS: the plan is cached from the first
 	// call, and a hashed set operation stays linear whatever the row
 	// counts, where an anti-join planned for one row would not.
 	moved := "CASE WHEN pgredis_ok IS DISTINCT FROM pgredis_nk THEN " + gone + " END"
 	upd := join(seen, mark, t.oneRow(true, true), t.emitOne(
-		fmt.Sprintf("pgredis_rows = 1 AND (pgredis_ok IS NULL OR pgredis_ok IS NOT DISTINCT FROM pgredis_nk OR %s)", fastDelete),
+		fmt.Sprintf("pgredis_rows = 1 AND %s AND (pgredis_ok IS NULL OR pgredis_ok IS NOT DISTINCT FROM pgredis_nk OR %s)", fits, fastDelete),
 		set+",\n\t\t"+moved,
 		t.setRows("n", "pgredis_new")+"\n\t\tUNION ALL\n\t\t"+
 			deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")+"\n\t\t\t\tEXCEPT\n\t\t\t\t"+t.keyRows("n", "pgredis_new")))))

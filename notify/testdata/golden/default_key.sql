@@ -18,21 +18,15 @@ DECLARE
 	pgredis_rows bigint;
 	pgredis_nk text;
 	pgredis_nv text;
-	pgredis_nf text;
 	pgredis_ok text;
 BEGIN
 	pgredis_e := pg_catalog.set_config('pgredis.s_e70f6f51ef0888e4_seen', pg_catalog.statement_timestamp()::text, true);
-	SELECT one.c, n.k, n.v, n.f INTO pgredis_rows, pgredis_nk, pgredis_nv, pgredis_nf
+	SELECT one.c, n.k, n.v INTO pgredis_rows, pgredis_nk, pgredis_nv
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
-		LEFT JOIN LATERAL (SELECT 'kv:' || (n."id")::text AS k, pg_catalog.to_jsonb(n.*)::text AS v, 'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f FROM pgredis_new n WHERE one.c = 1) n ON true;
-	IF pgredis_rows = 1 THEN
+		LEFT JOIN LATERAL (SELECT 'kv:' || (n."id")::text AS k, pg_catalog.to_jsonb(n.*)::text AS v FROM pgredis_new n WHERE one.c = 1 OFFSET 0) n ON true;
+	IF pgredis_rows = 1 AND (pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600) THEN
 		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
-				CASE WHEN pgredis_nk IS NOT NULL THEN CASE
-					WHEN pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600
-						THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv
-					WHEN pg_catalog.octet_length(pgredis_nf) <= 7600 THEN pgredis_nf
-					ELSE 'X0:'
-				END END
+				CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END
 			], NULL)
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
@@ -109,23 +103,17 @@ DECLARE
 	pgredis_rows bigint;
 	pgredis_nk text;
 	pgredis_nv text;
-	pgredis_nf text;
 	pgredis_ok text;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_e70f6f51ef0888e4_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	pgredis_e := pg_catalog.set_config('pgredis.s_e70f6f51ef0888e4_seen', pg_catalog.statement_timestamp()::text, true);
-	SELECT one.c, n.k, n.v, n.f, o.k INTO pgredis_rows, pgredis_nk, pgredis_nv, pgredis_nf, pgredis_ok
+	SELECT one.c, n.k, n.v, o.k INTO pgredis_rows, pgredis_nk, pgredis_nv, pgredis_ok
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
-		LEFT JOIN LATERAL (SELECT 'kv:' || (n."id")::text AS k, pg_catalog.to_jsonb(n.*)::text AS v, 'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f FROM pgredis_new n WHERE one.c = 1) n ON true
-		LEFT JOIN LATERAL (SELECT 'kv:' || (o."id")::text AS k FROM pgredis_old o WHERE one.c = 1) o ON true;
-	IF pgredis_rows = 1 AND (pgredis_ok IS NULL OR pgredis_ok IS NOT DISTINCT FROM pgredis_nk OR NOT pgredis_seen) THEN
+		LEFT JOIN LATERAL (SELECT 'kv:' || (n."id")::text AS k, pg_catalog.to_jsonb(n.*)::text AS v FROM pgredis_new n WHERE one.c = 1 OFFSET 0) n ON true
+		LEFT JOIN LATERAL (SELECT 'kv:' || (o."id")::text AS k FROM pgredis_old o WHERE one.c = 1 OFFSET 0) o ON true;
+	IF pgredis_rows = 1 AND (pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600) AND (pgredis_ok IS NULL OR pgredis_ok IS NOT DISTINCT FROM pgredis_nk OR NOT pgredis_seen) THEN
 		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
-				CASE WHEN pgredis_nk IS NOT NULL THEN CASE
-					WHEN pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600
-						THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv
-					WHEN pg_catalog.octet_length(pgredis_nf) <= 7600 THEN pgredis_nf
-					ELSE 'X0:'
-				END END,
+				CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END,
 				CASE WHEN pgredis_ok IS DISTINCT FROM pgredis_nk THEN CASE WHEN pgredis_ok IS NOT NULL THEN CASE WHEN pg_catalog.octet_length(pgredis_ok) <= 7600 THEN 'D' || pg_catalog.octet_length(pgredis_ok)::text || ':' || pgredis_ok ELSE 'X0:' END END END
 			], NULL)
 		LOOP
@@ -219,13 +207,12 @@ DECLARE
 	pgredis_rows bigint;
 	pgredis_nk text;
 	pgredis_nv text;
-	pgredis_nf text;
 	pgredis_ok text;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_e70f6f51ef0888e4_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	SELECT one.c, o.k INTO pgredis_rows, pgredis_ok
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_old LIMIT 2) l) one
-		LEFT JOIN LATERAL (SELECT 'kv:' || (o."id")::text AS k FROM pgredis_old o WHERE one.c = 1) o ON true;
+		LEFT JOIN LATERAL (SELECT 'kv:' || (o."id")::text AS k FROM pgredis_old o WHERE one.c = 1 OFFSET 0) o ON true;
 	IF pgredis_rows = 1 AND (pgredis_ok IS NULL OR NOT pgredis_seen) THEN
 		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
 				CASE WHEN pgredis_ok IS NOT NULL THEN CASE WHEN pg_catalog.octet_length(pgredis_ok) <= 7600 THEN 'D' || pg_catalog.octet_length(pgredis_ok)::text || ':' || pgredis_ok ELSE 'X0:' END END
@@ -303,7 +290,6 @@ DECLARE
 	pgredis_rows bigint;
 	pgredis_nk text;
 	pgredis_nv text;
-	pgredis_nf text;
 	pgredis_ok text;
 BEGIN
 	PERFORM pg_catalog.pg_notify('pgredis', 'p2 e3543a4016068a67 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
