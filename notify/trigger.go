@@ -83,7 +83,7 @@ func (t Table) bulkValueExpr(alias string) string {
 	if t.Format != spec.FormatJSON {
 		return t.valueExpr(alias)
 	}
-	return t.withExpiry(alias, t.jsonExpr(alias))
+	return t.withIndex(alias, t.withExpiry(alias, t.jsonExpr(alias)))
 }
 
 func deleteEntries(keys string) string {
