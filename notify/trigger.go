@@ -148,6 +148,20 @@ func (t Table) whereClause() string {
 	return " WHERE " + t.Where
 }
 
+// queueing decides, once per statement, whether its payloads go to the
+// capture queue or out by pg_notify (pgredis.queueing, migration 5, and
+// README "Capture modes: notify and queue").
+const queueing = "pgredis_q := pgredis.queueing()"
+
+// send sends a finished payload by the statement's capture mode.
+func send(payload string) string {
+	return fmt.Sprintf(`IF pgredis_q THEN
+	PERFORM pgredis.enqueue(%[1]s);
+ELSE
+	PERFORM pg_catalog.pg_notify(%[2]s, %[1]s);
+END IF`, payload, spec.QuoteLiteral(Channel))
+}
+
 // emit is a PL/pgSQL block that sends the entries query's rows (one text
 // column) packed into as few notifications as fit under maxPayload. A
 // loop that appends to a buffer costs the writer far less than packing in
@@ -160,8 +174,9 @@ func (t Table) emit(entries string) string {
 	send := func(indent string) string {
 		return strings.ReplaceAll(fmt.Sprintf(`IF pgredis_hdr IS NULL THEN
 	pgredis_hdr := %s;
+	%s;
 END IF;
-PERFORM pg_catalog.pg_notify(%s, pgredis_hdr || pgredis_buf);`, header(t.Version()), spec.QuoteLiteral(Channel)), "\n", "\n"+indent)
+%s;`, header(t.Version()), queueing, send("pgredis_hdr || pgredis_buf")), "\n", "\n"+indent)
 	}
 	return fmt.Sprintf(`FOR pgredis_e IN
 		%s
@@ -238,6 +253,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	%s;
 	RETURN NULL;
@@ -275,7 +291,7 @@ func (t Table) InstallSQL() []string {
 	upd := join(seen, mark, t.emit(t.setRows("n", "pgredis_new")+"\n\t\tUNION ALL\n\t\t"+
 		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")+"\n\t\t\t\tEXCEPT\n\t\t\t\t"+t.keyRows("n", "pgredis_new")))))
 	del := join(seen, t.emit(deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")))))
-	trunc := fmt.Sprintf("PERFORM pg_catalog.pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
+	trunc := join(queueing, send(header(t.Version())+" || 'T'"))
 	tbl := t.Ident()
 	return []string{
 		t.function("ins", ins), t.comment("ins"),

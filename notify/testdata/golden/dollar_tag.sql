@@ -15,6 +15,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	PERFORM pg_catalog.set_config('pgredis.s_b05a84e1e9a9c101_seen', pg_catalog.statement_timestamp()::text, true);
 	FOR pgredis_e IN
@@ -37,8 +38,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -46,8 +52,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -77,6 +88,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_b05a84e1e9a9c101_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	PERFORM pg_catalog.set_config('pgredis.s_b05a84e1e9a9c101_seen', pg_catalog.statement_timestamp()::text, true);
@@ -116,8 +128,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -125,8 +142,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -156,6 +178,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_b05a84e1e9a9c101_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	FOR pgredis_e IN
@@ -176,8 +199,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -185,8 +213,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -216,8 +249,14 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
+	pgredis_q := pgredis.queueing();
+	IF pgredis_q THEN
+	PERFORM pgredis.enqueue('p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+ELSE
 	PERFORM pg_catalog.pg_notify('pgredis', 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'we''ird.a$pgredis$b', SQLERRM;

@@ -15,6 +15,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	FOR pgredis_e IN
 		SELECT CASE
@@ -36,8 +37,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -45,8 +51,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -76,6 +87,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	FOR pgredis_e IN
 		SELECT CASE
@@ -108,8 +120,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -117,8 +134,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -148,6 +170,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	FOR pgredis_e IN
 		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
@@ -162,8 +185,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -171,8 +199,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -202,8 +235,14 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
+	pgredis_q := pgredis.queueing();
+	IF pgredis_q THEN
+	PERFORM pgredis.enqueue('p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+ELSE
 	PERFORM pg_catalog.pg_notify('pgredis', 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.people', SQLERRM;

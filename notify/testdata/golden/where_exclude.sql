@@ -15,6 +15,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	PERFORM pg_catalog.set_config('pgredis.s_aecd45c84e83729e_seen', pg_catalog.statement_timestamp()::text, true);
 	FOR pgredis_e IN
@@ -37,8 +38,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 a8f4b1ad561d5620 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -46,8 +52,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 a8f4b1ad561d5620 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -77,6 +88,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_aecd45c84e83729e_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	PERFORM pg_catalog.set_config('pgredis.s_aecd45c84e83729e_seen', pg_catalog.statement_timestamp()::text, true);
@@ -117,8 +129,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 a8f4b1ad561d5620 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -126,8 +143,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 a8f4b1ad561d5620 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -157,6 +179,7 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_aecd45c84e83729e_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	FOR pgredis_e IN
@@ -178,8 +201,13 @@ BEGIN
 		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 			IF pgredis_hdr IS NULL THEN
 				pgredis_hdr := 'p2 a8f4b1ad561d5620 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				pgredis_q := pgredis.queueing();
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			IF pgredis_q THEN
+				PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+			ELSE
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+			END IF;
 			pgredis_buf := '';
 		END IF;
 		pgredis_buf := pgredis_buf || pgredis_e;
@@ -187,8 +215,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 a8f4b1ad561d5620 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -218,8 +251,14 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_q boolean;
 BEGIN
+	pgredis_q := pgredis.queueing();
+	IF pgredis_q THEN
+	PERFORM pgredis.enqueue('p2 a8f4b1ad561d5620 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+ELSE
 	PERFORM pg_catalog.pg_notify('pgredis', 'p2 a8f4b1ad561d5620 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.tasks', SQLERRM;

@@ -1,0 +1,123 @@
+-- The capture queue (README: "Architecture", "Capture modes: notify and
+-- queue"). Under contention the worker takes the queue-mode lock and the
+-- triggers append their payloads here instead of sending them with
+-- pg_notify, whose commit-time lock makes notifying commits run one at a
+-- time. Each row holds exactly the payload a notification would carry.
+--
+-- UNLOGGED: the queue writes no WAL, so a queued commit costs the writer
+-- only its heap insert; a crash or failover empties it, and the reconcile
+-- the worker runs after every reconnect covers what it held. No index:
+-- the worker drains everything visible, a few hundred rows at a time,
+-- and an index would cost every writer. The worker deletes rows as it
+-- drains them; autovacuum is set to clean this small, churning table
+-- after every few thousand dead rows instead of a fraction of its size.
+CREATE UNLOGGED TABLE pgredis.queue (
+    id      bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000),
+    seq     bigint NOT NULL,
+    txid    bigint NOT NULL,
+    payload text NOT NULL
+) WITH (
+    autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 2000,
+    autovacuum_vacuum_insert_scale_factor = 0,
+    autovacuum_vacuum_insert_threshold = 20000,
+    autovacuum_vacuum_cost_delay = 0,
+    autovacuum_analyze_scale_factor = 0,
+    autovacuum_analyze_threshold = 20000
+);
+
+-- What the worker had drained when it last looked: the value of
+-- pgredis.seq then. A writer compares its payload's sequence number with
+-- it (a sequence read is not MVCC: a writer's snapshot cannot make it
+-- stale) to bound the queue when the worker holds queue mode but stops
+-- draining.
+CREATE SEQUENCE pgredis.queue_drained;
+
+-- The two advisory locks of the capture mode (pgredis's key space: the
+-- worker lock is 0x7067726564697321, migrate's that plus one):
+--   M = 0x7067726564697323: the worker holds it (session lock) while in
+--       queue mode; a writer's statement that gets it shared sends
+--       notifications, one that cannot appends to the queue.
+--   N = 0x7067726564697324: every capturing transaction holds it shared,
+--       taken before M is tried, so the worker can wait for the
+--       transactions that decided while it held M (see README).
+-- Returns true when the statement's payloads go to the queue. A
+-- transaction that got M keeps it to its end (a repeated request is
+-- granted locally), so it notifies to its end.
+CREATE FUNCTION pgredis.queueing() RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $f$
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(8099568234651022116);
+    RETURN NOT pg_catalog.pg_try_advisory_xact_lock_shared(8099568234651022115);
+END
+$f$;
+
+-- Appends one payload. Beyond a million payloads past what the worker
+-- last drained (a stuck worker: it holds queue mode but does not drain),
+-- the payload is not queued: the worker is told to rebuild the mirror,
+-- which discards the queue and reconciles every table.
+CREATE FUNCTION pgredis.enqueue(payload text) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $f$
+DECLARE
+    s bigint := pg_catalog.split_part(payload, ' ', 3)::bigint;
+BEGIN
+    IF s - (SELECT d.last_value FROM pgredis.queue_drained d) > 1000000 THEN
+        PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+        RETURN;
+    END IF;
+    INSERT INTO pgredis.queue (seq, txid, payload)
+        VALUES (s, pg_catalog.split_part(pg_catalog.split_part(payload, E'\n', 1), ' ', 5)::bigint, payload);
+END
+$f$;
+
+-- The worker's side, as the owner: the worker's role needs no privilege
+-- on the queue itself, only EXECUTE on these (granted to its role by
+-- whoever runs migrate up when it is another role).
+--
+-- Drains the committed transactions of the queue with the lowest last
+-- sequence numbers, up to n of them, whole: a transaction's rows become
+-- visible together at its commit, so each is returned complete. Their
+-- order (by last sequence number, then row) is the per-key commit order:
+-- a transaction that wrote a key after another committed drew a larger
+-- sequence number than any of the other's.
+CREATE FUNCTION pgredis.drain(n integer) RETURNS TABLE (last_seq bigint, id bigint, payload text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+BEGIN
+    PERFORM pg_catalog.setval('pgredis.queue_drained', (SELECT s.last_value FROM pgredis.seq s));
+    IF n <= 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        WITH t AS (
+            SELECT q.txid, max(q.seq) AS m FROM pgredis.queue q GROUP BY q.txid ORDER BY 2 LIMIT n
+        ), d AS (
+            DELETE FROM pgredis.queue q USING t WHERE q.txid = t.txid RETURNING t.m, q.id, q.payload
+        )
+        SELECT d.m, d.id, d.payload FROM d ORDER BY 1, 2;
+END
+$f$;
+
+-- Empties the queue: a claiming worker's reconcile covers what it held.
+CREATE FUNCTION pgredis.discard_queue() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM pgredis.queue;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM pg_catalog.setval('pgredis.queue_drained', (SELECT s.last_value FROM pgredis.seq s));
+    RETURN n;
+END
+$f$;
+
+-- Rows waiting (the queue depth metric).
+CREATE FUNCTION pgredis.queue_depth() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+    SELECT count(*) FROM pgredis.queue
+$f$;
+
+REVOKE ALL ON FUNCTION pgredis.queueing() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgredis.enqueue(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgredis.drain(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgredis.discard_queue() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pgredis.queue_depth() TO PUBLIC;
