@@ -5,3 +5,4 @@ DROP FUNCTION IF EXISTS pgredis.enqueue(text);
 DROP FUNCTION IF EXISTS pgredis.queueing();
 DROP SEQUENCE IF EXISTS pgredis.queue_drained;
 DROP TABLE IF EXISTS pgredis.queue;
+ALTER SEQUENCE IF EXISTS pgredis.seq CACHE 100;

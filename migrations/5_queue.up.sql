@@ -26,6 +26,12 @@ CREATE UNLOGGED TABLE pgredis.queue (
     autovacuum_analyze_threshold = 20000
 );
 
+-- The worker orders queued transactions by the sequence numbers of their
+-- payloads, which must then grow in the order they are drawn across
+-- sessions: a session's cache of 100 values let a later writer draw a
+-- smaller one.
+ALTER SEQUENCE pgredis.seq CACHE 1;
+
 -- What the worker had drained when it last looked: the value of
 -- pgredis.seq then. A writer compares its payload's sequence number with
 -- it (a sequence read is not MVCC: a writer's snapshot cannot make it
@@ -38,15 +44,21 @@ CREATE SEQUENCE pgredis.queue_drained;
 --   M = 0x7067726564697323: the worker holds it (session lock) while in
 --       queue mode; a writer's statement that gets it shared sends
 --       notifications, one that cannot appends to the queue.
---   N = 0x7067726564697324: every capturing transaction holds it shared,
---       taken before M is tried, so the worker can wait for the
---       transactions that decided while it held M (see README).
--- Returns true when the statement's payloads go to the queue. A
--- transaction that got M keeps it to its end (a repeated request is
--- granted locally), so it notifies to its end.
+--   N = 0x7067726564697324: a transaction that appends holds it shared,
+--       so the worker can wait out the writers that decided while it
+--       held M (README: "Capture modes: notify and queue").
+-- Returns true when the statement's payloads go to the queue. M is tried
+-- again after N is taken: a writer that appends found M held after it
+-- held N, so a worker that released M and then reads the holders of N
+-- sees it. A transaction that got M keeps it to its end (a repeated
+-- request is granted locally), so it notifies to its end; a notifying
+-- writer never holds N.
 CREATE FUNCTION pgredis.queueing() RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $f$
 BEGIN
+    IF pg_catalog.pg_try_advisory_xact_lock_shared(8099568234651022115) THEN
+        RETURN false;
+    END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(8099568234651022116);
     RETURN NOT pg_catalog.pg_try_advisory_xact_lock_shared(8099568234651022115);
 END

@@ -161,3 +161,32 @@ func Header(p string) (seq, txid int64, ok bool) {
 	}
 	return seq, txid, true
 }
+
+// QueueModeHeld reports whether some session holds QueueModeKey.
+func QueueModeHeld(ctx context.Context, q Querier) (bool, error) {
+	var held bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE `+lockWhere+`)`, QueueModeKey).Scan(&held); err != nil {
+		return false, fmt.Errorf("error reading pg_locks: %w", err)
+	}
+	return held, nil
+}
+
+// DialConn opens a connection with the listening session's keepalives, so
+// a lock it holds is freed as soon after a vanished worker host as the
+// worker lock is.
+func DialConn(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	cfg = cfg.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	for _, kv := range keepalives {
+		if _, set := cfg.RuntimeParams[kv[0]]; !set {
+			cfg.RuntimeParams[kv[0]] = kv[1]
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("error connecting to PostgreSQL: %w", err)
+	}
+	return conn, nil
+}
