@@ -37,7 +37,9 @@ ALTER SEQUENCE pgredis.seq CACHE 1;
 -- it (a sequence read is not MVCC: a writer's snapshot cannot make it
 -- stale) to bound the queue when the worker holds queue mode but stops
 -- draining.
-CREATE SEQUENCE pgredis.queue_drained;
+-- UNLOGGED: the worker sets it on every drain, and a logged sequence
+-- would make each drain's commit wait for a WAL flush.
+CREATE UNLOGGED SEQUENCE pgredis.queue_drained;
 
 -- The two advisory locks of the capture mode (pgredis's key space: the
 -- worker lock is 0x7067726564697321, migrate's that plus one):
