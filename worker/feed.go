@@ -54,20 +54,20 @@ type feed struct {
 	lastTx int64
 	// A switch's state: held notifications, its marker, the lock request
 	// or writers' wait in flight.
-	held     []string
-	heldAny  bool
-	mark     string
-	lockRes  chan lockResult
-	abort    atomic.Bool
-	writers  chan error
+	held    []string
+	heldAny bool
+	mark    string
+	lockRes chan lockResult
+	abort   atomic.Bool
+	writers chan error
 	// lockWait and writersWait: a lock request or a writers' wait is in
 	// flight (its result comes on lockRes or writers).
 	lockWait    bool
 	writersWait bool
-	started  time.Time
-	pollT    *time.Timer
-	polling  bool
-	resetNow chan error
+	started     time.Time
+	pollT       *time.Timer
+	polling     bool
+	resetNow    chan error
 }
 
 type syncWait struct {

@@ -36,7 +36,7 @@ type config struct {
 	lagT     time.Duration // one lag period
 	idleT    time.Duration
 	captureT time.Duration // the sustained 32-client run
-	only     string // comma-separated figure groups, empty for all
+	only     string        // comma-separated figure groups, empty for all
 }
 
 func main() {
