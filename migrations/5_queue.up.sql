@@ -6,11 +6,11 @@
 --
 -- UNLOGGED: the queue writes no WAL, so a queued commit costs the writer
 -- only its heap insert; a crash or failover empties it, and the reconcile
--- the worker runs after every reconnect covers what it held. No index:
--- the worker drains everything visible, a few hundred rows at a time,
--- and an index would cost every writer. The worker deletes rows as it
--- drains them; autovacuum is set to clean this small, churning table
--- after every few thousand dead rows instead of a fraction of its size.
+-- the worker runs after every reconnect covers what it held. The two
+-- indexes let the worker take a chunk without reading the whole queue
+-- when it holds a backlog. The worker deletes rows as it drains them;
+-- autovacuum is set to clean this small, churning table after every few
+-- thousand dead rows instead of a fraction of its size.
 CREATE UNLOGGED TABLE pgredis.queue (
     id      bigint GENERATED ALWAYS AS IDENTITY (CACHE 1000),
     seq     bigint NOT NULL,
@@ -25,6 +25,8 @@ CREATE UNLOGGED TABLE pgredis.queue (
     autovacuum_analyze_scale_factor = 0,
     autovacuum_analyze_threshold = 20000
 );
+CREATE INDEX queue_seq ON pgredis.queue (seq);
+CREATE INDEX queue_txid ON pgredis.queue (txid);
 
 -- The worker orders queued transactions by the sequence numbers of their
 -- payloads, which must then grow in the order they are drawn across
@@ -88,12 +90,16 @@ $f$;
 -- on the queue itself, only EXECUTE on these (granted to its role by
 -- whoever runs migrate up when it is another role).
 --
--- Drains the committed transactions of the queue with the lowest last
--- sequence numbers, up to n of them, whole: a transaction's rows become
--- visible together at its commit, so each is returned complete. Their
--- order (by last sequence number, then row) is the per-key commit order:
--- a transaction that wrote a key after another committed drew a larger
--- sequence number than any of the other's.
+-- Drains whole committed transactions, about n rows' worth. The chunk is
+-- every transaction with a row at or below a sequence number M, where M
+-- starts at the n-th smallest and grows until it covers the last row of
+-- every transaction it reaches (one statement: one snapshot). A
+-- transaction left out then has all its rows above M, so it never has to
+-- be applied before one taken: a transaction that wrote a key after
+-- another committed drew a larger sequence number than any of the
+-- other's. The rows come back in that order: by their transaction's last
+-- sequence number, then as appended (a transaction's rows become visible
+-- together at its commit, so each is complete).
 CREATE FUNCTION pgredis.drain(n integer) RETURNS TABLE (last_seq bigint, id bigint, payload text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
 BEGIN
@@ -102,12 +108,20 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-        WITH t AS (
-            SELECT q.txid, max(q.seq) AS m FROM pgredis.queue q GROUP BY q.txid ORDER BY 2 LIMIT n
+        WITH RECURSIVE bound(m) AS (
+            SELECT coalesce(
+                (SELECT q.seq FROM pgredis.queue q ORDER BY q.seq OFFSET n - 1 LIMIT 1),
+                (SELECT max(q.seq) FROM pgredis.queue q))
+            UNION
+            SELECT (SELECT max(q2.seq) FROM pgredis.queue q2
+                    WHERE q2.txid IN (SELECT q.txid FROM pgredis.queue q WHERE q.seq <= b.m))
+            FROM bound b WHERE b.m IS NOT NULL
         ), d AS (
-            DELETE FROM pgredis.queue q USING t WHERE q.txid = t.txid RETURNING t.m, q.id, q.payload
+            DELETE FROM pgredis.queue q
+            WHERE q.txid IN (SELECT q1.txid FROM pgredis.queue q1 WHERE q1.seq <= (SELECT max(b.m) FROM bound b))
+            RETURNING q.seq, q.txid, q.id, q.payload
         )
-        SELECT d.m, d.id, d.payload FROM d ORDER BY 1, 2;
+        SELECT max(d.seq) OVER (PARTITION BY d.txid), d.id, d.payload FROM d ORDER BY 1, 2;
 END
 $f$;
 

@@ -30,8 +30,8 @@ type Queued struct {
 	Payload string
 }
 
-// Drain deletes and returns up to n whole committed transactions of the
-// queue, in order (pgredis.drain). With n = 0 it only records how far the
+// Drain deletes and returns about n rows of the queue, whole committed
+// transactions, in order (pgredis.drain). With n = 0 it only records how far the
 // queue was drained, for the writers' bound.
 func Drain(ctx context.Context, q Querier, n int) ([]Queued, error) {
 	rows, err := q.Query(ctx, "SELECT last_seq, id, payload FROM pgredis.drain($1)", n)
