@@ -93,32 +93,53 @@ $f$;
 -- Drains whole committed transactions, about n rows' worth. The chunk is
 -- every transaction with a row at or below a sequence number M, where M
 -- starts at the n-th smallest and grows until it covers the last row of
--- every transaction it reaches (one statement: one snapshot). A
--- transaction left out then has all its rows above M, so it never has to
--- be applied before one taken: a transaction that wrote a key after
--- another committed drew a larger sequence number than any of the
--- other's. The rows come back in that order: by their transaction's last
--- sequence number, then as appended (a transaction's rows become visible
--- together at its commit, so each is complete).
+-- every transaction it reaches. A transaction left out then has all its
+-- rows above M, so it never has to be applied before one taken: a
+-- transaction that wrote a key after another committed drew a larger
+-- sequence number than any of the other's. The rows come back in that
+-- order: by their transaction's last sequence number, then as appended (a
+-- transaction's rows become visible together at its commit, so each is
+-- complete). Its statements must share one snapshot: the worker calls it
+-- in a REPEATABLE READ transaction.
 CREATE FUNCTION pgredis.drain(n integer) RETURNS TABLE (last_seq bigint, id bigint, payload text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- The queue's statistics are never current: always the indexes.
+SET enable_seqscan = off AS $f$
+DECLARE
+    lo bigint;
+    hi bigint;
+    top bigint;
+    txids bigint[];
 BEGIN
     PERFORM pg_catalog.setval('pgredis.queue_drained', (SELECT s.last_value FROM pgredis.seq s));
     IF n <= 0 THEN
         RETURN;
     END IF;
-    RETURN QUERY
-        WITH RECURSIVE bound(m) AS (
-            SELECT coalesce(
-                (SELECT q.seq FROM pgredis.queue q ORDER BY q.seq OFFSET n - 1 LIMIT 1),
-                (SELECT max(q.seq) FROM pgredis.queue q))
+    IF pg_catalog.current_setting('transaction_isolation') <> 'repeatable read' THEN
+        RAISE EXCEPTION 'pgredis.drain must run in a REPEATABLE READ transaction';
+    END IF;
+    -- The n lowest rows: one pass over the index's low end, where the dead
+    -- entries of drained rows wait for vacuum.
+    SELECT pg_catalog.array_agg(DISTINCT c.txid), max(c.seq) INTO txids, lo
+        FROM (SELECT q.seq, q.txid FROM pgredis.queue q ORDER BY q.seq LIMIT n) c;
+    IF lo IS NULL THEN
+        RETURN;
+    END IF;
+    hi := lo;
+    LOOP
+        SELECT max(q.seq) INTO top FROM pgredis.queue q WHERE q.txid = ANY (txids);
+        EXIT WHEN top <= hi;
+        -- Rows between the old bound and the new one bring their
+        -- transactions in.
+        SELECT pg_catalog.array_agg(DISTINCT x.txid) INTO txids FROM (
+            SELECT pg_catalog.unnest(txids) AS txid
             UNION
-            SELECT (SELECT max(q2.seq) FROM pgredis.queue q2
-                    WHERE q2.txid IN (SELECT q.txid FROM pgredis.queue q WHERE q.seq <= b.m))
-            FROM bound b WHERE b.m IS NOT NULL
-        ), d AS (
-            DELETE FROM pgredis.queue q
-            WHERE q.txid IN (SELECT q1.txid FROM pgredis.queue q1 WHERE q1.seq <= (SELECT max(b.m) FROM bound b))
+            SELECT q.txid FROM pgredis.queue q WHERE q.seq > hi AND q.seq <= top) x;
+        hi := top;
+    END LOOP;
+    RETURN QUERY
+        WITH d AS (
+            DELETE FROM pgredis.queue q WHERE q.txid = ANY (txids)
             RETURNING q.seq, q.txid, q.id, q.payload
         )
         SELECT max(d.seq) OVER (PARTITION BY d.txid), d.id, d.payload FROM d ORDER BY 1, 2;

@@ -30,18 +30,28 @@ type Queued struct {
 	Payload string
 }
 
+// TxStarter begins transactions (a *pgx.Conn or *pgxpool.Pool).
+type TxStarter interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
 // Drain deletes and returns about n rows of the queue, whole committed
-// transactions, in order (pgredis.drain). With n = 0 it only records how far the
-// queue was drained, for the writers' bound.
-func Drain(ctx context.Context, q Querier, n int) ([]Queued, error) {
-	rows, err := q.Query(ctx, "SELECT last_seq, id, payload FROM pgredis.drain($1)", n)
-	if err != nil {
-		return nil, fmt.Errorf("error draining the capture queue: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Queued, error) {
-		var x Queued
-		err := r.Scan(&x.LastSeq, &x.ID, &x.Payload)
-		return x, err
+// transactions, in order (pgredis.drain). It runs in a REPEATABLE READ
+// transaction, so the function's statements see one snapshot. With n = 0
+// it only records how far the queue was drained, for the writers' bound.
+func Drain(ctx context.Context, db TxStarter, n int) ([]Queued, error) {
+	var out []Queued
+	err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, "SELECT last_seq, id, payload FROM pgredis.drain($1)", n)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Queued, error) {
+			var x Queued
+			err := r.Scan(&x.LastSeq, &x.ID, &x.Payload)
+			return x, err
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error draining the capture queue: %w", err)

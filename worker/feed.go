@@ -38,6 +38,8 @@ type feed struct {
 
 	out    chan string
 	failed chan error
+	// stopped is closed when run returned.
+	stopped chan struct{}
 
 	syncMu   sync.Mutex
 	syncs    []chan struct{}
@@ -80,9 +82,9 @@ type lockResult struct {
 	err error
 }
 
-// drainChunk is about how many rows one drain statement takes (whole
-// transactions: it may take more).
-const drainChunk = 1000
+// drainChunk is about how many rows one drain takes (whole transactions:
+// it may take more).
+const drainChunk = 2000
 
 // errReset abandons what the capture was doing for a claim's reset.
 var errReset = errors.New("capture reset")
@@ -93,6 +95,7 @@ func newFeed(cfg *Config, pool *pgxpool.Pool, sess *notify.Session, lockCfg *pgx
 		setting: cfg.Capture, alternate: cfg.CaptureAlternate,
 		out:      make(chan string, 256),
 		failed:   make(chan error, 1),
+		stopped:  make(chan struct{}),
 		syncSig:  make(chan struct{}, 1),
 		resetReq: make(chan chan error),
 		lockRes:  make(chan lockResult, 1),
@@ -128,9 +131,8 @@ func (c *feed) reset(ctx context.Context) error {
 	r := make(chan error, 1)
 	select {
 	case c.resetReq <- r:
-	case err := <-c.failed:
-		c.failed <- err
-		return err
+	case <-c.stopped:
+		return errors.New("the capture stopped")
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -145,7 +147,15 @@ func (c *feed) reset(ctx context.Context) error {
 // run is the capture's goroutine; it ends with ctx or a PostgreSQL
 // failure (sent on failed).
 func (c *feed) run(ctx context.Context) {
-	defer c.closeLock()
+	defer close(c.stopped)
+	defer func() {
+		if c.lockWait {
+			// The request ends with ctx; the connection is not safe for
+			// two goroutines.
+			<-c.lockRes
+		}
+		c.closeLock()
+	}()
 	if c.setting != CaptureNotify {
 		ok, err := notify.CanQueue(ctx, c.pool)
 		switch {
@@ -286,6 +296,13 @@ func (c *feed) syncRequested(context.Context) error {
 	reply := c.syncs
 	c.syncs = nil
 	c.syncMu.Unlock()
+	if c.mode == capQueue {
+		// Between two chunks: every transaction handed on is whole.
+		for _, r := range reply {
+			close(r)
+		}
+		return nil
+	}
 	if len(reply) > 0 {
 		c.waiting = append(c.waiting, syncWait{sess: c.sess.Sync(), reply: reply})
 	}

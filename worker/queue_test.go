@@ -111,6 +111,9 @@ func hotWriters(ctx context.Context, t *testing.T, url string, n int) (commits *
 				}
 				if err == nil {
 					commits.Add(1)
+				} else {
+					// A fault may be under way: do not spin.
+					time.Sleep(5 * time.Millisecond)
 				}
 			}
 		}()
