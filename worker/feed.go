@@ -69,6 +69,8 @@ type feed struct {
 	started     time.Time
 	pollT       *time.Timer
 	polling     bool
+	vacuumed    time.Time
+	vacuuming   atomic.Bool
 	resetNow    chan error
 }
 
@@ -347,6 +349,24 @@ func (c *feed) sample(ctx context.Context) error {
 		}
 	}
 	c.cfg.Metrics.captureSampled(depth, waiters)
+	if c.mode == capQueue && time.Since(c.vacuumed) >= time.Second {
+		// Drained rows leave dead entries at the low end of the queue's
+		// index, which every drain walks; autovacuum visits a database
+		// once a minute at best. The owner's VACUUM removes them (another
+		// role's only warns and skips).
+		// It runs beside the drains; TRUNCATE false: truncating the
+		// table's empty tail would take a lock the writers' inserts wait
+		// for.
+		c.vacuumed = time.Now()
+		if c.vacuuming.CompareAndSwap(false, true) {
+			go func() {
+				defer c.vacuuming.Store(false)
+				if _, err := c.pool.Exec(ctx, "VACUUM (SKIP_LOCKED, TRUNCATE false) pgredis.queue"); err != nil {
+					c.cfg.Logger.Debug("cannot vacuum the capture queue", "error", err)
+				}
+			}()
+		}
+	}
 	if c.mode == capToQueue && time.Since(c.started) > 10*time.Second {
 		c.cfg.Logger.Warn("the switch to queue mode waits for transactions that notify (long-running ones?)", "waiting_seconds", time.Since(c.started).Seconds())
 		c.started = time.Now()
