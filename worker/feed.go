@@ -706,13 +706,15 @@ func (c *feed) writersEnded(ctx context.Context) error {
 }
 
 // dialLock opens the connection that holds the queue-mode lock. Its lock
-// requests time out now and then, so a reset is never kept waiting long.
+// requests time out after a second, so a reset is never kept waiting
+// long; shorter, a request could time out again and again while 32
+// notifying commits queue for the notify lock ahead of it.
 func (c *feed) dialLock(ctx context.Context) error {
 	if c.lockConn != nil && !c.lockConn.IsClosed() {
 		return nil
 	}
 	cfg := c.lockCfg.Copy()
-	cfg.RuntimeParams["lock_timeout"] = "200"
+	cfg.RuntimeParams["lock_timeout"] = "1000"
 	cfg.RuntimeParams["application_name"] = c.cfg.ApplicationName + " capture"
 	conn, err := notify.DialConn(ctx, cfg)
 	if err != nil {

@@ -109,12 +109,27 @@ func (b *bench) loadedLag(ctx context.Context, script string) error {
 		var x float64
 		st, err := b.sampled(ctx, func() error {
 			var err error
-			x, err = b.durableTPS(ctx, script, 32, b.lagT+2*time.Second)
+			x, err = b.durableTPS(ctx, script, 32, b.lagT+4*time.Second)
 			return err
 		}, func() error {
-			// Let pgbench connect and the worker switch.
-			if err := sleep(ctx, 1500*time.Millisecond); err != nil {
+			// Let pgbench connect and the worker switch: the figure is
+			// the lag while queue mode is in force.
+			began := time.Now()
+			if err := sleep(ctx, 500*time.Millisecond); err != nil {
 				return err
+			}
+			for {
+				held, err := notify.QueueModeHeld(ctx, b.pool)
+				if err != nil {
+					return err
+				}
+				if held || time.Since(began) > 10*time.Second {
+					log.Printf("lag round %d: queue mode %v %s after pgbench started", r+1, held, time.Since(began).Round(time.Millisecond))
+					break
+				}
+				if err := sleep(ctx, 10*time.Millisecond); err != nil {
+					return err
+				}
 			}
 			var err error
 			ds, err = b.probe(ctx, &v, b.lagT)
