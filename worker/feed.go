@@ -30,6 +30,10 @@ type feed struct {
 	// lock (the listening session cannot: it waits for notifications).
 	lockCfg  *pgx.ConnConfig
 	lockConn *pgx.Conn
+	// drainConn is the feed's own connection for its statements on the
+	// queue: the pool's few connections serve the audit, heartbeats and
+	// reconciles, and a drain must not wait for them.
+	drainConn *pgx.Conn
 	// enabled: the queue exists and this role may drain it; setting is
 	// Config.Capture; alternate is Config.CaptureAlternate (tests).
 	enabled   bool
@@ -157,6 +161,11 @@ func (c *feed) run(ctx context.Context) {
 			<-c.lockRes
 		}
 		c.closeLock()
+		if c.drainConn != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = c.drainConn.Close(cctx)
+		}
 	}()
 	if c.setting != CaptureNotify {
 		ok, err := notify.CanQueue(ctx, c.pool)
@@ -405,18 +414,22 @@ func (c *feed) switchTo(ctx context.Context, want capMode) error {
 	case c.mode == capNotify && want == capQueue:
 		c.startSwitch(capToQueue)
 		// Writers measure the queue's bound from here.
-		if _, err := notify.Drain(ctx, c.pool, 0); err != nil {
+		conn, err := c.drainer(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := notify.Drain(ctx, conn, 0); err != nil {
 			return err
 		}
 		if err := c.dialLock(ctx); err != nil {
 			return err
 		}
 		c.abort.Store(false)
-		conn := c.lockConn
+		lconn := c.lockConn
 		c.lockWait = true
 		go func() {
 			for {
-				ok, err := notify.LockQueueMode(ctx, conn)
+				ok, err := notify.LockQueueMode(ctx, lconn)
 				if ok || err != nil || c.abort.Load() {
 					c.lockRes <- lockResult{ok: ok, err: err}
 					return
@@ -547,7 +560,11 @@ func (c *feed) switched(ctx context.Context) error {
 // drainChunk drains one chunk of about drainChunk rows; fewer means the
 // queue held no more.
 func (c *feed) drainChunk(ctx context.Context) ([]notify.Queued, int, error) {
-	rows, err := notify.Drain(ctx, c.pool, drainChunk)
+	conn, err := c.drainer(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := notify.Drain(ctx, conn, drainChunk)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -722,6 +739,21 @@ func (c *feed) dialLock(ctx context.Context) error {
 	}
 	c.lockConn = conn
 	return nil
+}
+
+// drainer returns the feed's connection for draining, dialled at first use.
+func (c *feed) drainer(ctx context.Context) (*pgx.Conn, error) {
+	if c.drainConn != nil && !c.drainConn.IsClosed() {
+		return c.drainConn, nil
+	}
+	cfg := c.lockCfg.Copy()
+	cfg.RuntimeParams["application_name"] = c.cfg.ApplicationName + " drain"
+	conn, err := notify.DialConn(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.drainConn = conn
+	return conn, nil
 }
 
 // closeLock ends the lock's connection, which releases the lock.
