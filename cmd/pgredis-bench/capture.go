@@ -260,6 +260,6 @@ func (b *bench) settle(ctx context.Context) error {
 	if err := b.pool.QueryRow(ctx, "SELECT v FROM probe WHERE id = 1").Scan(&v); err != nil {
 		return err
 	}
-	_, err := b.probe(ctx, &v, time.Nanosecond)
+	_, err := b.probe(ctx, &v, time.Millisecond)
 	return err
 }
