@@ -73,18 +73,37 @@ $f$;
 -- Appends one payload. Beyond a million payloads past what the worker
 -- last drained (a stuck worker: it holds queue mode but does not drain),
 -- the payload is not queued: the worker is told to rebuild the mirror,
--- which discards the queue and reconciles every table.
+-- which discards the queue and reconciles every table. A transaction
+-- appends at most 64 payloads (about 500 kB) per table: the worker drains
+-- transactions whole, so a bulk statement's would all sit in its memory
+-- at once; past that it appends one request to reconcile the table
+-- instead (the reconcile runs after the transaction committed, so it
+-- covers what was left out).
 CREATE FUNCTION pgredis.enqueue(payload text) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $f$
 DECLARE
-    s bigint := pg_catalog.split_part(payload, ' ', 3)::bigint;
+    head text := pg_catalog.split_part(payload, E'\n', 1);
+    s bigint := pg_catalog.split_part(head, ' ', 3)::bigint;
+    counter text := 'pgredis.q_' || pg_catalog.split_part(head, ' ', 2);
+    k integer;
+    why text := 'a transaction too large for the capture queue';
 BEGIN
     IF s - (SELECT d.last_value FROM pgredis.queue_drained d) > 1000000 THEN
         PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
         RETURN;
     END IF;
+    k := coalesce(NULLIF(pg_catalog.current_setting(counter, true), '')::integer, 0) + 1;
+    PERFORM pg_catalog.set_config(counter, k::text, true);
+    IF k > 64 THEN
+        IF k = 65 THEN
+            INSERT INTO pgredis.queue (seq, txid, payload)
+                VALUES (s, pg_catalog.split_part(head, ' ', 5)::bigint,
+                    head || E'\n' || 'X' || pg_catalog.octet_length(why)::text || ':' || why);
+        END IF;
+        RETURN;
+    END IF;
     INSERT INTO pgredis.queue (seq, txid, payload)
-        VALUES (s, pg_catalog.split_part(pg_catalog.split_part(payload, E'\n', 1), ' ', 5)::bigint, payload);
+        VALUES (s, pg_catalog.split_part(head, ' ', 5)::bigint, payload);
 END
 $f$;
 

@@ -62,10 +62,14 @@ type feed struct {
 	// or writers' wait in flight.
 	held    []string
 	heldAny bool
-	mark    string
-	lockRes chan lockResult
-	abort   atomic.Bool
-	writers chan error
+	// heldBytes bounds what a switch holds (maxHeld); past it the switch
+	// is overflowed: changes are dropped and a rebuild is asked for.
+	heldBytes  int
+	overflowed bool
+	mark       string
+	lockRes    chan lockResult
+	abort      atomic.Bool
+	writers    chan error
 	// lockWait and writersWait: a lock request or a writers' wait is in
 	// flight (its result comes on lockRes or writers).
 	lockWait    bool
@@ -87,6 +91,9 @@ type lockResult struct {
 	ok  bool
 	err error
 }
+
+// maxHeld bounds the notifications a switch holds in memory.
+const maxHeld = 16 << 20
 
 // drainChunk is about how many rows one drain takes (whole transactions:
 // it may take more).
@@ -285,12 +292,34 @@ func (c *feed) notification(ctx context.Context, p string) error {
 	if c.isMark(p) {
 		return c.switched(ctx)
 	}
-	if _, txid, ok := notify.Header(p); ok && !c.heldAny && txid == c.lastTx {
+	_, txid, ok := notify.Header(p)
+	if ok && !c.heldAny && txid == c.lastTx {
 		// The rest of a transaction handed on in part before the switch.
 		return c.emit(ctx, p)
 	}
 	c.heldAny = true
+	control := strings.HasPrefix(p, "c1 ")
+	if c.overflowed && !control {
+		// The rebuild asked for covers it.
+		return nil
+	}
 	c.held = append(c.held, p)
+	c.heldBytes += len(p)
+	if c.heldBytes > maxHeld && !c.overflowed {
+		// A burst arrived while the switch waits: rather than hold it
+		// all, drop the changes held and rebuild the mirror, which
+		// resets the capture to notify mode.
+		c.overflowed = true
+		c.cfg.Logger.Warn("a burst of changes arrived while the capture mode switched; rebuilding the mirror instead of holding it", "held_bytes", c.heldBytes)
+		var keep []string
+		for _, h := range c.held {
+			if strings.HasPrefix(h, "c1 ") {
+				keep = append(keep, h)
+			}
+		}
+		c.held, c.heldBytes = keep, 0
+		return c.emit(ctx, "c1 overflow - 0")
+	}
 	return nil
 }
 
@@ -451,6 +480,7 @@ func (c *feed) switchTo(ctx context.Context, want capMode) error {
 }
 
 func (c *feed) startSwitch(to capMode) {
+	c.heldBytes, c.overflowed = 0, false
 	if c.mode == capQueue {
 		// Only a transaction handed on by notification may go on so:
 		// what it appended was handed on from the queue, and what it
@@ -663,7 +693,12 @@ func (c *feed) doReset(ctx context.Context) error {
 			keep = append(keep, p)
 		}
 	}
+	if c.overflowed {
+		// Not straight back into a switch the burst would overflow again.
+		c.dec.quietUntil = time.Now().Add(30 * time.Second)
+	}
 	c.mode, c.held, c.heldAny, c.mark = capNotify, nil, false, ""
+	c.heldBytes, c.overflowed = 0, false
 	c.cfg.Metrics.captureMode(0)
 	if c.enabled {
 		// The queue-mode lock may still be held by a worker that lost its

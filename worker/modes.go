@@ -331,7 +331,7 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 		}
 		if msg.Control != nil {
 			if msg.Control.Kind == "overflow" {
-				m.cfg.Logger.Error("the capture queue reached its bound (the worker did not drain it), so writers stopped appending; rebuilding the mirror")
+				m.cfg.Logger.Error("the capture queue reached its bound (the worker did not drain it, so writers stopped appending) or a capture switch held too much; rebuilding the mirror")
 				return m.rebuild(ctx, batch[i+1:])
 			}
 			if err := m.control(ctx, msg.Control); err != nil {

@@ -79,6 +79,8 @@ type decider struct {
 	last    sample
 	since   time.Time // entered the current mode
 	lowAt   time.Time // the rate has been low since (zero: it is not)
+	// quietUntil keeps notify mode after a switch overflowed.
+	quietUntil time.Time
 }
 
 // decide returns the mode wanted after s, given the mode in force.
@@ -91,6 +93,10 @@ func (d *decider) decide(cur capMode, s sample) capMode {
 	switch cur {
 	case capNotify:
 		d.lowAt = time.Time{}
+		if s.at.Before(d.quietUntil) {
+			d.waiters = d.waiters[:0]
+			return capNotify
+		}
 		d.waiters = append(d.waiters, s.waiters)
 		if len(d.waiters) > waiterWindow {
 			d.waiters = d.waiters[1:]

@@ -239,3 +239,83 @@ func gaugeOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no gauge %s", name)
 	return 0
 }
+
+// A worker that holds queue mode but does not drain (here: it polls once
+// an hour and nothing else makes it drain) is bounded: a writer more than
+// a million payloads past the last drain appends nothing and tells the
+// worker, which rebuilds the mirror (the change reaches Redis through the
+// rebuild's reconcile).
+func TestCaptureQueueBound(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, hotDDL, "hot")
+	cfg := b.Config(t)
+	cfg.Capture = worker.CaptureQueue
+	cfg.CapturePoll = time.Hour
+	cfg.HeartbeatInterval = time.Hour
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = worker.NewMetrics(reg)
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if q, _ := switches(t, reg); q < 1 {
+			return fmt.Errorf("not in queue mode yet")
+		}
+		return nil
+	})
+	// Settle: the switch's own drains are done.
+	time.Sleep(300 * time.Millisecond)
+	b.Exec(t, `SELECT setval('pgredis.seq', (SELECT last_value FROM pgredis.seq) + 2000000)`)
+	b.Exec(t, `UPDATE hot SET v = 4242 WHERE id = 4`)
+	var queued int
+	if err := b.PG.QueryRow(context.Background(), `SELECT count(*) FROM pgredis.queue`).Scan(&queued); err != nil {
+		t.Fatal(err)
+	}
+	if queued != 0 {
+		t.Fatalf("%d rows queued beyond the bound", queued)
+	}
+	logs.Wait(t, 20*time.Second, "the capture queue reached its bound")
+	b.WaitMirror(t, 30*time.Second)
+}
+
+// A transaction appends at most 64 payloads of a table to the queue (the
+// worker drains transactions whole, in memory), then one request to
+// reconcile the table; the mirror is exact after the reconcile.
+func TestCaptureQueueLargeTransaction(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, hotDDL, "hot")
+	cfg := b.Config(t)
+	cfg.Capture = worker.CaptureQueue
+	cfg.CapturePoll = time.Hour
+	cfg.HeartbeatInterval = time.Hour
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = worker.NewMetrics(reg)
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if q, _ := switches(t, reg); q < 1 {
+			return fmt.Errorf("not in queue mode yet")
+		}
+		return nil
+	})
+	time.Sleep(300 * time.Millisecond)
+	if !queueModeHeld(t, b) {
+		t.Fatal("queue mode not held")
+	}
+	b.Exec(t, `INSERT INTO hot SELECT g, g, repeat('x', 100) FROM generate_series(100, 40099) g`)
+	var rows int
+	if err := b.PG.QueryRow(context.Background(), `SELECT count(*) FROM pgredis.queue`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 65 {
+		t.Fatalf("the transaction queued %d rows, want 64 and a reconcile request", rows)
+	}
+	// The barrier makes the worker drain.
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := mirror.WaitForMirror(wctx, b.PG, b.Redis); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitMirror(t, 30*time.Second)
+}
