@@ -177,6 +177,20 @@ func (t Table) whereClause() string {
 	return " WHERE " + t.Where
 }
 
+// queueing decides, once per statement, whether its payloads go to the
+// capture queue or out by pg_notify (pgredis.queueing, migration 5, and
+// README "Capture modes: notify and queue").
+const queueing = "pgredis_q := pgredis.queueing()"
+
+// sendPayload sends a finished payload by the statement's capture mode.
+func sendPayload(payload string) string {
+	return fmt.Sprintf(`IF pgredis_q THEN
+	PERFORM pgredis.enqueue(%[1]s);
+ELSE
+	PERFORM pg_catalog.pg_notify(%[2]s, %[1]s);
+END IF`, payload, spec.QuoteLiteral(Channel))
+}
+
 // emitOne is a PL/pgSQL block that sends a statement's entries (text)
 // packed into as few notifications as fit under maxPayload. When fast (a
 // PL/pgSQL condition: the statement changed one row) holds, the entries
@@ -203,8 +217,9 @@ func (t Table) emitOne(fast, one, entries string) string {
 func (t Table) send(indent string) string {
 	return strings.ReplaceAll(fmt.Sprintf(`IF pgredis_hdr IS NULL THEN
 	pgredis_hdr := %s;
+	%s;
 END IF;
-PERFORM pg_catalog.pg_notify(%s, pgredis_hdr || pgredis_buf);`, header(t.Version()), spec.QuoteLiteral(Channel)), "\n", "\n"+indent)
+%s;`, header(t.Version()), queueing, sendPayload("pgredis_hdr || pgredis_buf")), "\n", "\n"+indent)
 }
 
 // pack appends the loop's entries to pgredis_buf, sending it whenever the
@@ -292,6 +307,7 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
 	%s;
 	RETURN NULL;
@@ -398,7 +414,7 @@ func (t Table) InstallSQL() []string {
 		fmt.Sprintf("pgredis_rows = 1 AND (pgredis_ok IS NULL OR %s)", fastDelete),
 		gone,
 		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")))))
-	trunc := fmt.Sprintf("PERFORM pg_catalog.pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
+	trunc := join(queueing, sendPayload(header(t.Version())+" || 'T'"))
 	tbl := t.Ident()
 	return []string{
 		t.function("ins", ins), t.comment("ins"),

@@ -65,6 +65,21 @@ type Config struct {
 	// ResyncAckTimeout bounds how long a resync waits for the active
 	// worker to take its request.
 	ResyncAckTimeout time.Duration
+
+	// Capture chooses how the triggers hand changes over: CaptureAuto
+	// (the default) switches between notifications and the queue by the
+	// load, CaptureNotify always notifies, CaptureQueue always queues
+	// while a worker is active (README: "Capture modes: notify and queue").
+	Capture string
+	// CaptureSample is how often the active worker samples the load to
+	// decide the capture mode.
+	CaptureSample time.Duration
+	// CapturePoll is how long the worker waits before it looks at an
+	// empty queue again in queue mode.
+	CapturePoll time.Duration
+	// CaptureAlternate, for tests, switches the capture mode back and
+	// forth at this interval instead of by the load.
+	CaptureAlternate time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -100,6 +115,15 @@ func (c *Config) setDefaults() error {
 	def(&c.AuditRowsPerSecond, 20000)
 	if c.AuditInterval == 0 {
 		c.AuditInterval = 10 * time.Minute
+	}
+	defDur(&c.CaptureSample, 250*time.Millisecond)
+	defDur(&c.CapturePoll, 2*time.Millisecond)
+	switch c.Capture {
+	case "":
+		c.Capture = CaptureAuto
+	case CaptureAuto, CaptureNotify, CaptureQueue:
+	default:
+		return fmt.Errorf("worker config: capture %q is not auto, notify or queue", c.Capture)
 	}
 	if c.ApplicationName == "" {
 		c.ApplicationName = "pgredis"

@@ -41,6 +41,8 @@ type Metrics struct {
 	}
 	unfit *prometheus.GaugeVec
 	modes *modeMetrics
+	// capture describes the capture mode (metrics_capture.go).
+	capture *captureMetrics
 }
 
 // NewMetrics creates the worker's metrics and registers them on reg.
@@ -130,6 +132,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.reconcileDuration, m.deferredTotal, m.tableLastChange, m.tableLag, m.pipelineLag)
 	m.unfit = newUnfitGauge(reg)
 	m.modes = newModeMetrics(reg)
+	m.capture = newCaptureMetrics(reg)
 	return m
 }
 

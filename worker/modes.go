@@ -183,6 +183,10 @@ func (m *machine) claim(ctx context.Context) (mode, error) {
 	// than the snapshots to come: applied after them, it would undo them.
 	m.app.reset()
 	m.carry = nil
+	// Queued changes are older than the snapshots to come too.
+	if err := m.src.resetCapture(ctx); err != nil {
+		return m.failed(ctx, err)
+	}
 	if err := m.src.holdsLock(ctx); err != nil {
 		return m.failed(ctx, err)
 	}
@@ -326,6 +330,10 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 			return m.rebuild(ctx, batch[i+1:])
 		}
 		if msg.Control != nil {
+			if msg.Control.Kind == "overflow" {
+				m.cfg.Logger.Error("the capture queue reached its bound (the worker did not drain it, so writers stopped appending) or a capture switch held too much; rebuilding the mirror")
+				return m.rebuild(ctx, batch[i+1:])
+			}
 			if err := m.control(ctx, msg.Control); err != nil {
 				return m.failed(ctx, err)
 			}

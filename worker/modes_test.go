@@ -52,6 +52,7 @@ func (f *fakeSource) mark(_ context.Context, id string) error {
 	return nil
 }
 func (f *fakeSource) readLarge(context.Context, []pendingWrite) error { return nil }
+func (f *fakeSource) resetCapture(context.Context) error              { return nil }
 func (f *fakeSource) barriers(context.Context) ([]string, error)      { return nil, nil }
 func (f *fakeSource) sync() <-chan struct{} {
 	c := make(chan struct{})

@@ -53,6 +53,9 @@ type source interface {
 	// readLarge reads the rows of the fetch entries in ws, filling in
 	// their writes.
 	readLarge(ctx context.Context, ws []pendingWrite) error
+	// resetCapture brings the capture back to notify mode with an empty
+	// queue, before a claim's reconcile (feed.go).
+	resetCapture(ctx context.Context) error
 }
 
 // tableReconciler reconciles one table (*reconciler implements it).
@@ -66,12 +69,14 @@ type tableReconciler interface {
 type pgSource struct {
 	w      *Worker
 	sess   *notify.Session
+	feed   *feed
 	lostCh <-chan error
 }
 
-func (s *pgSource) payloads() <-chan string { return s.sess.Payloads() }
-func (s *pgSource) lost() <-chan error      { return s.lostCh }
-func (s *pgSource) sync() <-chan struct{}   { return s.sess.Sync() }
+func (s *pgSource) payloads() <-chan string                { return s.feed.payloads() }
+func (s *pgSource) lost() <-chan error                     { return s.lostCh }
+func (s *pgSource) sync() <-chan struct{}                  { return s.feed.sync() }
+func (s *pgSource) resetCapture(ctx context.Context) error { return s.feed.reset(ctx) }
 
 // holdsLock confirms the listening session still holds the lock before
 // claiming the mirror: a session can die (and the lock pass to a standby)

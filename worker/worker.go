@@ -325,13 +325,39 @@ func (w *Worker) tenure(ctx context.Context, oneShot *oneShot) error {
 		return err
 	}
 	lost := sess.Go(ctx, w.cfg.IdlePing)
+	// The feed hands the apply loop notifications, or the queue in queue
+	// mode (feed.go); its failure ends the tenure as the session's does.
+	fctx, stopFeed := context.WithCancel(ctx)
+	f := newFeed(&w.cfg, w.pool, sess, w.pinned())
+	if oneShot != nil {
+		f.setting = CaptureNotify
+	}
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		f.run(fctx)
+	}()
+	defer func() {
+		stopFeed()
+		<-fed
+	}()
+	lostAll := make(chan error, 1)
+	go func() {
+		select {
+		case err := <-lost:
+			lostAll <- err
+		case err := <-f.failed:
+			lostAll <- fmt.Errorf("capture: %w", err)
+		case <-fctx.Done():
+		}
+	}()
 	w.active.Store(true)
 	defer w.active.Store(false)
 	if oneShot == nil {
 		w.cfg.Logger.Info("worker is active", "backend_pid", sess.PID())
 	}
 	st := &store{rdb: w.cfg.Redis, ownerKey: w.cfg.StatePrefix + "owner"}
-	m := newMachine(&w.cfg, &pgSource{w: w, sess: sess, lostCh: lost}, st,
+	m := newMachine(&w.cfg, &pgSource{w: w, sess: sess, feed: f, lostCh: lostAll}, st,
 		&reconciler{cfg: &w.cfg, pool: w.pool, store: st}, tables)
 	m.once = oneShot
 	check := time.NewTicker(w.cfg.CheckInterval)

@@ -35,7 +35,8 @@ type config struct {
 	pgbenchT time.Duration // one pgbench run
 	lagT     time.Duration // one lag period
 	idleT    time.Duration
-	only     string // comma-separated figure groups, empty for all
+	captureT time.Duration // the sustained 32-client run
+	only     string        // comma-separated figure groups, empty for all
 }
 
 func main() {
@@ -52,11 +53,12 @@ func main() {
 	flag.DurationVar(&c.pgbenchT, "pgbench-time", 8*time.Second, "length of one pgbench run")
 	flag.DurationVar(&c.lagT, "lag-time", 5*time.Second, "length of one lag period")
 	flag.DurationVar(&c.idleT, "idle-time", 10*time.Second, "length of the idle period")
-	flag.StringVar(&c.only, "only", "", "run only these groups: trigger,shapes,reconcile,worker (comma-separated)")
+	flag.DurationVar(&c.captureT, "capture-time", 5*time.Minute, "length of the sustained 32-client run after which the capture queue's size is printed")
+	flag.StringVar(&c.only, "only", "", "run only these groups: trigger,capture,shapes,reconcile,worker (comma-separated)")
 	flag.Parse()
 	if *smoke {
 		c.runs, c.rows, c.apply, c.big = 1, 2000, 2000, 5000
-		c.pgbenchT, c.lagT, c.idleT = time.Second, time.Second, time.Second
+		c.pgbenchT, c.lagT, c.idleT, c.captureT = time.Second, time.Second, time.Second, 2*time.Second
 	}
 	log.SetFlags(log.Ltime)
 	log.SetPrefix("pgredis-bench: ")
@@ -112,6 +114,7 @@ func run(ctx context.Context, c config, out io.Writer, smoke bool) (err error) {
 		fn   func(context.Context) error
 	}{
 		{"trigger", b.triggerFigures},
+		{"capture", b.captureFigures},
 		{"shapes", b.shapeFigures},
 		{"reconcile", b.reconcileFigures},
 		{"worker", b.workerFigures},

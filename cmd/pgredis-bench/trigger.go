@@ -54,9 +54,6 @@ func (b *bench) triggerFigures(ctx context.Context) error {
 	}
 	defer cleanup()
 	tps := map[string][]float64{}
-	// durable: 32 clients with synchronous_commit=on, where commits that
-	// sent a NOTIFY serialise on PostgreSQL's notify lock (issue 9).
-	durable := map[string][]float64{}
 	bulk := map[string][]float64{}
 	// Backend CPU time per statement: the same costs seen without the
 	// scheduler's noise when other work shares the machine.
@@ -75,11 +72,6 @@ func (b *bench) triggerFigures(ctx context.Context) error {
 				return err
 			}
 			tps[v.name] = append(tps[v.name], x)
-			d, err := b.durableTPS(ctx, script, 32, b.pgbenchT)
-			if err != nil {
-				return err
-			}
-			durable[v.name] = append(durable[v.name], d)
 			one, wall, cpu, err := b.backendCPU(ctx)
 			if err != nil {
 				return err
@@ -87,7 +79,7 @@ func (b *bench) triggerFigures(ctx context.Context) error {
 			cpuOne[v.name] = append(cpuOne[v.name], one)
 			bulk[v.name] = append(bulk[v.name], wall)
 			cpuBulk[v.name] = append(cpuBulk[v.name], cpu)
-			log.Printf("round %d %-7s single-row %.0f TPS (%.0f us CPU each), 32 durable clients %.0f TPS, bulk %.3f s (%.3f s CPU)", r+1, v.name, x, one, d, wall, cpu)
+			log.Printf("round %d %-7s single-row %.0f TPS (%.0f us CPU each), bulk %.3f s (%.3f s CPU)", r+1, v.name, x, one, wall, cpu)
 		}
 	}
 	none := median(tps["none"])
@@ -100,22 +92,6 @@ func (b *bench) triggerFigures(ctx context.Context) error {
 			score:    fmt.Sprintf("%.2f", ratio),
 			target:   ">= 0.80",
 			met:      met(ratio >= 0.80),
-		}
-		if v.name != "pgredis" {
-			r.target, r.met = "reference", "-"
-		}
-		b.add(r)
-	}
-	noneDurable := median(durable["none"])
-	for _, v := range variants[1:] {
-		ratio := median(durable[v.name]) / noneDurable
-		r := result{
-			figure:   "single-row UPDATE, 32 clients, synchronous_commit=on (" + v.name + ")",
-			value:    fmt.Sprintf("%.0f TPS", median(durable[v.name])),
-			baseline: fmt.Sprintf("%.0f TPS", noneDurable),
-			score:    fmt.Sprintf("%.2f", ratio),
-			target:   ">= 0.70",
-			met:      met(ratio >= 0.70),
 		}
 		if v.name != "pgredis" {
 			r.target, r.met = "reference", "-"

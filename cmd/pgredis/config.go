@@ -39,6 +39,10 @@ type env struct {
 	ProgressInterval  time.Duration `envconfig:"PGREDIS_PROGRESS_INTERVAL" default:"5s"`
 	AuditInterval     time.Duration `envconfig:"PGREDIS_AUDIT_INTERVAL" default:"10m"`
 	AuditRate         int           `envconfig:"PGREDIS_AUDIT_ROWS_PER_SECOND" default:"20000"`
+	Capture           string        `envconfig:"PGREDIS_CAPTURE" default:"auto"`
+	// CaptureAlternate is for tests: the capture mode switches back and
+	// forth at this interval instead of by the load.
+	CaptureAlternate time.Duration `envconfig:"PGREDIS_TEST_CAPTURE_ALTERNATE"`
 
 	RedisCluster     bool   `envconfig:"PGREDIS_REDIS_CLUSTER"`
 	SentinelMaster   string `envconfig:"PGREDIS_REDIS_SENTINEL_MASTER"`

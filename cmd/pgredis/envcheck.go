@@ -36,6 +36,11 @@ func (e *env) validate() error {
 	if e.StatePrefix == "" {
 		return fmt.Errorf("PGREDIS_STATE_PREFIX must not be empty")
 	}
+	switch e.Capture {
+	case "auto", "notify", "queue":
+	default:
+		return fmt.Errorf("PGREDIS_CAPTURE=%s: want auto, notify or queue", e.Capture)
+	}
 	if e.BatchSize < 1 {
 		return fmt.Errorf("PGREDIS_BATCH_SIZE=%d: want at least 1", e.BatchSize)
 	}

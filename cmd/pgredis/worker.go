@@ -64,6 +64,8 @@ func workerConfig(ctx context.Context, e *env) (worker.Config, error) {
 		// PGREDIS_AUDIT_INTERVAL=0 turns the audit off.
 		AuditInterval:      cmp.Or(e.AuditInterval, -1),
 		AuditRowsPerSecond: e.AuditRate,
+		Capture:            e.Capture,
+		CaptureAlternate:   e.CaptureAlternate,
 	}, nil
 }
 

@@ -19,6 +19,7 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
 	pgredis_e := pg_catalog.set_config('pgredis.s_8e31de03fa51b3aa_seen', pg_catalog.statement_timestamp()::text, true);
 	SELECT one.c, n.k, n.v INTO pgredis_rows, pgredis_nk, pgredis_nv
@@ -32,8 +33,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -59,8 +65,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -69,8 +80,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -104,6 +120,7 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_8e31de03fa51b3aa_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	pgredis_e := pg_catalog.set_config('pgredis.s_8e31de03fa51b3aa_seen', pg_catalog.statement_timestamp()::text, true);
@@ -120,8 +137,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -163,8 +185,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -173,8 +200,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -208,6 +240,7 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_8e31de03fa51b3aa_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	SELECT one.c, o.k INTO pgredis_rows, pgredis_ok
@@ -221,8 +254,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -246,8 +284,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -256,8 +299,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -291,8 +339,14 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
+	pgredis_q := pgredis.queueing();
+	IF pgredis_q THEN
+	PERFORM pgredis.enqueue('p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+ELSE
 	PERFORM pg_catalog.pg_notify('pgredis', 'p2 91459e69652b6bbd ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.accounts', SQLERRM;

@@ -19,6 +19,7 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
 	SELECT one.c, n.k, n.v INTO pgredis_rows, pgredis_nk, pgredis_nv
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
@@ -31,8 +32,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -58,8 +64,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -68,8 +79,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -103,6 +119,7 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
 	SELECT one.c, n.k, n.v, o.k INTO pgredis_rows, pgredis_nk, pgredis_nv, pgredis_ok
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
@@ -117,8 +134,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -155,8 +177,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -165,8 +192,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -200,6 +232,7 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
 	SELECT one.c, o.k INTO pgredis_rows, pgredis_ok
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_old LIMIT 2) l) one
@@ -212,8 +245,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -232,8 +270,13 @@ BEGIN
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
 					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
 				END IF;
-				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
 				pgredis_buf := '';
 			END IF;
 			pgredis_buf := pgredis_buf || pgredis_e;
@@ -242,8 +285,13 @@ BEGIN
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
 		END IF;
-		PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
 	END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
@@ -277,8 +325,14 @@ DECLARE
 	pgredis_nk text;
 	pgredis_nv text;
 	pgredis_ok text;
+	pgredis_q boolean;
 BEGIN
+	pgredis_q := pgredis.queueing();
+	IF pgredis_q THEN
+	PERFORM pgredis.enqueue('p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+ELSE
 	PERFORM pg_catalog.pg_notify('pgredis', 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
 	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.people', SQLERRM;

@@ -1,0 +1,107 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgredis/pgredis/internal/pgredistest"
+	"github.com/pgredis/pgredis/internal/testenv"
+	"github.com/pgredis/pgredis/notify"
+)
+
+// queueModeHeld reports whether some session holds the queue-mode lock.
+func queueModeHeld(t *testing.T, b *pgredistest.Bundle) bool {
+	t.Helper()
+	held, err := notify.QueueModeHeld(context.Background(), b.PG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return held
+}
+
+// The active worker process is SIGKILLed while it switches capture modes
+// back and forth under 16 writing connections; a standby takes over
+// (discarding the queue its start-up reconcile covers), and the mirror is
+// exact after every round.
+func TestCaptureKilledDuringSwitch(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, hotDDL, "hot")
+	env := []string{"PGREDIS_TEST_CAPTURE_ALTERNATE=150ms"}
+	procs := map[int]*workerProc{}
+	start := func() {
+		p := startWorkerProc(t, b, env...)
+		procs[p.cmd.Process.Pid] = p
+	}
+	start()
+	start()
+	b.WaitMirror(t, 30*time.Second)
+	queued := 0
+	for round := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+		commits, wait := hotWriters(ctx, t, b.DatabaseURL, 16)
+		time.Sleep(time.Duration(600+rand.IntN(600)) * time.Millisecond)
+		pid, err := activeWorkerPID(context.Background(), b)
+		if err != nil || procs[pid] == nil {
+			t.Fatalf("round %d: no active worker process (%v)", round, err)
+		}
+		if queueModeHeld(t, b) {
+			queued++
+		}
+		procs[pid].signal(t, syscall.SIGKILL)
+		procs[pid].wait(t, 10*time.Second)
+		delete(procs, pid)
+		start()
+		wait()
+		cancel()
+		b.WaitMirror(t, 30*time.Second)
+		t.Logf("round %d: %d commits, killed pid %d", round, commits.Load(), pid)
+	}
+	t.Logf("%d of 3 kills hit queue mode or a switch", queued)
+}
+
+// PostgreSQL stops at once (as in a crash: the unlogged queue is emptied
+// by recovery) while the worker switches modes under 16 writers; the
+// worker reconnects, reconciles and the mirror is exact.
+func TestCapturePostgresCrash(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE mirror")
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgredistest.Migrate(ctx, pg.URL("mirror")); err != nil {
+		t.Fatal(err)
+	}
+	b := pgredistest.Open(t, pg.URL("mirror"), testenv.Redis(t), "")
+	b.Exec(t, hotDDL)
+	b.Install(t, "hot")
+	_, reg := switchWorker(t, b, 150*time.Millisecond)
+	for round := range 2 {
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		commits, wait := hotWriters(wctx, t, b.DatabaseURL, 16)
+		testenv.Eventually(t, 10*time.Second, func() error {
+			if !queueModeHeld(t, b) {
+				return fmt.Errorf("not in queue mode")
+			}
+			return nil
+		})
+		pg.Restart(t)
+		wait()
+		cancel()
+		b.WaitMirror(t, 60*time.Second)
+		q, n := switches(t, reg)
+		t.Logf("round %d: %d commits; switches %v to queue, %v to notify", round, commits.Load(), q, n)
+	}
+}
