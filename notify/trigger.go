@@ -35,12 +35,23 @@ func header(version string) string {
 // setEntryExpr renders x.k/x.v as a set entry, or as a fetch (or reconcile)
 // entry when the row is too large for a notification.
 func (t Table) setEntryExpr() string {
-	return fmt.Sprintf(`CASE
-			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= %[1]d
-				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
-			WHEN pg_catalog.octet_length(x.f) <= %[1]d THEN x.f
-			ELSE 'X0:'
-		END`, maxEntry)
+	return setEntry("x.k", "x.v", "x.f", "\t\t")
+}
+
+// setEntry renders the key k and value v (SQL expressions) as a set
+// entry, or the fetch entry f when they are too large for a notification.
+func setEntry(k, v, f, indent string) string {
+	return strings.ReplaceAll(fmt.Sprintf(`CASE
+	WHEN pg_catalog.octet_length(%[2]s) + pg_catalog.octet_length(%[3]s) <= %[1]d
+		THEN 'S' || pg_catalog.octet_length(%[2]s)::text || ':' || %[2]s || pg_catalog.octet_length(%[3]s)::text || ':' || %[3]s
+	WHEN pg_catalog.octet_length(%[4]s) <= %[1]d THEN %[4]s
+	ELSE 'X0:'
+END`, maxEntry, k, v, f), "\n", "\n"+indent)
+}
+
+// deleteEntry renders the key k (an SQL expression) as a delete entry.
+func deleteEntry(k string) string {
+	return fmt.Sprintf(`CASE WHEN pg_catalog.octet_length(%[2]s) <= %[1]d THEN 'D' || pg_catalog.octet_length(%[2]s)::text || ':' || %[2]s ELSE 'X0:' END`, maxEntry, k)
 }
 
 // setRows selects the set entries of rel's rows. OFFSET 0 keeps the
@@ -57,15 +68,30 @@ func (t Table) setRows(alias, rel string) string {
 			OFFSET 0
 		) x
 		WHERE x.k IS NOT NULL`,
-		t.setEntryExpr(), t.keyExpr(alias), t.valueExpr(alias), t.fetchEntryExpr(alias), rel, alias, t.whereClause())
+		t.setEntryExpr(), t.keyExpr(alias), t.bulkValueExpr(alias), t.fetchEntryExpr(alias), rel, alias, t.whereClause())
+}
+
+// bulkValueExpr is valueExpr as a bulk statement's trigger renders it: for
+// format=json, column by column for the columns the table has now (the
+// same bytes as to_jsonb, as SnapshotSQL renders them), which measured a
+// third of a bulk UPDATE's trigger cost less than to_jsonb of the whole
+// row. The functions are generated for those columns: a column change
+// makes them stale (pgredis.shapes), and they are regenerated and the
+// table reconciled. A single row keeps to_jsonb of the whole row, whose
+// one call costs less to set up than the longer expression.
+func (t Table) bulkValueExpr(alias string) string {
+	if t.Format != spec.FormatJSON {
+		return t.valueExpr(alias)
+	}
+	return t.withExpiry(alias, t.jsonExpr(alias))
 }
 
 func deleteEntries(keys string) string {
-	return fmt.Sprintf(`SELECT CASE WHEN pg_catalog.octet_length(d.k) <= %d THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+	return fmt.Sprintf(`SELECT %s AS e
 		FROM (
 			%s
 		) d(k)
-		WHERE d.k IS NOT NULL`, maxEntry, keys)
+		WHERE d.k IS NOT NULL`, deleteEntry("d.k"), keys)
 }
 
 // goneKeys selects, from the keys in rel (an SQL query selecting a key and
@@ -123,7 +149,10 @@ func (t Table) marker() (seen, mark string) {
 	name := spec.QuoteLiteral(strings.Replace(FuncName(t.Table, "seen"), "pgredis.t_", "pgredis.s_", 1))
 	ts := "pg_catalog.statement_timestamp()::text"
 	return fmt.Sprintf("pgredis_seen := coalesce(pg_catalog.current_setting(%s, true) = %s, false)", name, ts),
-		fmt.Sprintf("PERFORM pg_catalog.set_config(%s, %s, true)", name, ts)
+		// An assignment rather than PERFORM: evaluated as a plain
+		// expression, without a query's executor startup (pgredis_e is
+		// overwritten before it is read).
+		fmt.Sprintf("pgredis_e := pg_catalog.set_config(%s, %s, true)", name, ts)
 }
 
 // keyRows selects the key of rel's rows, then their EqColumns.
@@ -148,33 +177,54 @@ func (t Table) whereClause() string {
 	return " WHERE " + t.Where
 }
 
-// emit is a PL/pgSQL block that sends the entries query's rows (one text
-// column) packed into as few notifications as fit under maxPayload. A
-// loop that appends to a buffer costs the writer far less than packing in
-// SQL (a running sum and a string_agg per chunk measured several times
-// slower for bulk statements, and more for single rows); see BENCHMARKS.md.
-// Every chunk of a statement holds other entries and the header carries
-// a per-statement sequence number, so no two payloads of a transaction
-// are equal and PostgreSQL drops none.
-func (t Table) emit(entries string) string {
-	send := func(indent string) string {
-		return strings.ReplaceAll(fmt.Sprintf(`IF pgredis_hdr IS NULL THEN
+// emitOne is a PL/pgSQL block that sends a statement's entries (text)
+// packed into as few notifications as fit under maxPayload. When fast (a
+// PL/pgSQL condition: the statement changed one row) holds, the entries
+// are the non-NULL elements of the array one (plain expressions over
+// variables, evaluated without starting an executor for a query), else
+// the rows of the query entries. A loop that appends to a buffer costs the
+// writer far less than packing in SQL (a running sum and a string_agg per
+// chunk measured several times slower for bulk statements, and more for
+// single rows); see BENCHMARKS.md. Every chunk of a statement holds other
+// entries and the header carries a per-statement sequence number, so no
+// two payloads of a transaction are equal and PostgreSQL drops none.
+func (t Table) emitOne(fast, one, entries string) string {
+	return fmt.Sprintf(`IF %s THEN
+		%s;
+	ELSE
+		%s;
+	END IF;
+	%s`, fast,
+		t.pack("FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[\n\t\t"+one+"\n\t], NULL)", "\t\t"),
+		t.pack("FOR pgredis_e IN\n\t"+entries, "\t\t"), t.flush())
+}
+
+// send is the PL/pgSQL that sends pgredis_buf, the header first.
+func (t Table) send(indent string) string {
+	return strings.ReplaceAll(fmt.Sprintf(`IF pgredis_hdr IS NULL THEN
 	pgredis_hdr := %s;
 END IF;
 PERFORM pg_catalog.pg_notify(%s, pgredis_hdr || pgredis_buf);`, header(t.Version()), spec.QuoteLiteral(Channel)), "\n", "\n"+indent)
-	}
-	return fmt.Sprintf(`FOR pgredis_e IN
+}
+
+// pack appends the loop's entries to pgredis_buf, sending it whenever the
+// next entry would not fit; loop is the loop's head, without LOOP.
+func (t Table) pack(loop, indent string) string {
+	return strings.ReplaceAll(fmt.Sprintf(`%s
+LOOP
+	IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > %d THEN
 		%s
-	LOOP
-		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > %d THEN
-			%s
-			pgredis_buf := '';
-		END IF;
-		pgredis_buf := pgredis_buf || pgredis_e;
-	END LOOP;
-	IF pgredis_buf <> '' THEN
+		pgredis_buf := '';
+	END IF;
+	pgredis_buf := pgredis_buf || pgredis_e;
+END LOOP`, loop, maxEntry, t.send("\t\t")), "\n", "\n"+indent)
+}
+
+// flush sends what is left in pgredis_buf.
+func (t Table) flush() string {
+	return fmt.Sprintf(`IF pgredis_buf <> '' THEN
 		%s
-	END IF`, entries, maxEntry, send("\t\t\t"), send("\t\t"))
+	END IF`, t.send("\t\t"))
 }
 
 // join joins PL/pgSQL statements, leaving out empty ones.
@@ -238,6 +288,10 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
 	%s;
 	RETURN NULL;
@@ -261,20 +315,89 @@ func (t Table) comment(op string) string {
 		spec.QuoteLiteral(fmt.Sprintf("pgredis: %s trigger function of %s, installed by pgredis migrate up for the spec %s (version %s)", op, t.Table.String(), t.Canonical(), t.Version())))
 }
 
+// oneRow is the query that tells a statement that changed one row from
+// others and, for one row, reads what its entries need into variables:
+// pgredis_rows (the rows of rel, counted up to 2), the new row's key and
+// value (pgredis_nk, pgredis_nv; NULL when it has no key or does not
+// match where=) and the old row's key (pgredis_ok). OFFSET 0 keeps each
+// LATERAL subquery from being pulled up into a join whose filter would
+// scan every row of a bulk statement: it stays a subquery whose condition
+// on the count is a one-time filter, so a bulk statement's rows are not
+// read at all here.
+func (t Table) oneRow(newRows, oldRows bool) string {
+	rel := "pgredis_old"
+	if newRows {
+		rel = "pgredis_new"
+	}
+	cols, vars := []string{"one.c"}, []string{"pgredis_rows"}
+	from := fmt.Sprintf("(SELECT pg_catalog.count(*) AS c FROM (SELECT FROM %s LIMIT 2) l) one", rel)
+	if newRows {
+		cols = append(cols, "n.k", "n.v")
+		vars = append(vars, "pgredis_nk", "pgredis_nv")
+		from += fmt.Sprintf(`
+		LEFT JOIN LATERAL (SELECT %s AS k, %s AS v FROM pgredis_new n WHERE one.c = 1%s OFFSET 0) n ON true`,
+			t.keyExpr("n"), t.valueExpr("n"), t.andWhere())
+	}
+	if oldRows {
+		cols = append(cols, "o.k")
+		vars = append(vars, "pgredis_ok")
+		from += fmt.Sprintf(`
+		LEFT JOIN LATERAL (SELECT %s AS k FROM pgredis_old o WHERE one.c = 1%s OFFSET 0) o ON true`, t.keyExpr("o"), t.andWhere())
+	}
+	return fmt.Sprintf("SELECT %s INTO %s\n\tFROM %s", strings.Join(cols, ", "), strings.Join(vars, ", "), from)
+}
+
+// andWhere is whereClause as an extra condition.
+func (t Table) andWhere() string {
+	if t.Where == "" {
+		return ""
+	}
+	return " AND (" + t.Where + ")"
+}
+
 // InstallSQL returns the statements that (re)install the table's trigger
 // functions and triggers. They are idempotent.
+//
+// The functions stay statement-level (a bulk statement's rows go through
+// one query and are packed into few notifications), but a statement that
+// changed one row, the common case, takes a short path: one small query
+// reads its key and value into variables and the entries are plain
+// expressions over them, without starting the executor for the bulk
+// query, whose plan startup was most of a single-row statement's trigger
+// cost (BENCHMARKS.md, "Where a single-row UPDATE's trigger time goes").
+// The short path sends exactly what the bulk one would for that row; a
+// key the row moved away from is deleted only when the key changed, and a
+// statement that needs goneKeys's lookup (a writable CTE or MERGE whose
+// other part set keys of the table) takes the bulk path.
 func (t Table) InstallSQL() []string {
 	seen, mark := t.marker()
+	// fastDelete: the short path may delete the old key unlooked-up.
+	fastDelete := "true"
 	if len(t.EqColumns) == 0 {
 		seen, mark = "", ""
+	} else {
+		fastDelete = "NOT pgredis_seen"
 	}
-	ins := join(mark, t.emit(t.setRows("n", "pgredis_new")))
+	// NULL (left out) for no key: the bulk path's WHERE x.k IS NOT NULL.
+	// A row too large for a notification takes the bulk path, which
+	// sends its fetch entry.
+	fits := fmt.Sprintf("(pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= %d)", maxEntry)
+	set := "CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END"
+	gone := "CASE WHEN pgredis_ok IS NOT NULL THEN " + deleteEntry("pgredis_ok") + " END"
+	ins := join(mark, t.oneRow(true, false), t.emitOne("pgredis_rows = 1 AND "+fits, set, t.setRows("n", "pgredis_new")))
 	// EXCEPT rather than NOT EXISTS: the plan is cached from the first
 	// call, and a hashed set operation stays linear whatever the row
 	// counts, where an anti-join planned for one row would not.
-	upd := join(seen, mark, t.emit(t.setRows("n", "pgredis_new")+"\n\t\tUNION ALL\n\t\t"+
-		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")+"\n\t\t\t\tEXCEPT\n\t\t\t\t"+t.keyRows("n", "pgredis_new")))))
-	del := join(seen, t.emit(deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")))))
+	moved := "CASE WHEN pgredis_ok IS DISTINCT FROM pgredis_nk THEN " + gone + " END"
+	upd := join(seen, mark, t.oneRow(true, true), t.emitOne(
+		fmt.Sprintf("pgredis_rows = 1 AND %s AND (pgredis_ok IS NULL OR pgredis_ok IS NOT DISTINCT FROM pgredis_nk OR %s)", fits, fastDelete),
+		set+",\n\t\t"+moved,
+		t.setRows("n", "pgredis_new")+"\n\t\tUNION ALL\n\t\t"+
+			deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")+"\n\t\t\t\tEXCEPT\n\t\t\t\t"+t.keyRows("n", "pgredis_new")))))
+	del := join(seen, t.oneRow(false, true), t.emitOne(
+		fmt.Sprintf("pgredis_rows = 1 AND (pgredis_ok IS NULL OR %s)", fastDelete),
+		gone,
+		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")))))
 	trunc := fmt.Sprintf("PERFORM pg_catalog.pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
 	tbl := t.Ident()
 	return []string{

@@ -15,34 +15,57 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
-	PERFORM pg_catalog.set_config('pgredis.s_b05a84e1e9a9c101_seen', pg_catalog.statement_timestamp()::text, true);
-	FOR pgredis_e IN
-		SELECT CASE
-			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
-				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
-			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
-			ELSE 'X0:'
-		END AS e
-		FROM (
-			SELECT
-				'x$pgredis$y''' || (n."a$pgredis$b")::text AS k,
-				pg_catalog.to_jsonb(n.*)::text AS v,
-				'R1:' || pg_catalog.octet_length((n."a$pgredis$b")::text)::text || ':' || (n."a$pgredis$b")::text AS f
-			FROM pgredis_new n
-			OFFSET 0
-		) x
-		WHERE x.k IS NOT NULL
-	LOOP
-		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
-			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+	pgredis_e := pg_catalog.set_config('pgredis.s_b05a84e1e9a9c101_seen', pg_catalog.statement_timestamp()::text, true);
+	SELECT one.c, n.k, n.v INTO pgredis_rows, pgredis_nk, pgredis_nv
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'x$pgredis$y''' || (n."a$pgredis$b")::text AS k, pg_catalog.to_jsonb(n.*)::text AS v FROM pgredis_new n WHERE one.c = 1 OFFSET 0) n ON true;
+	IF pgredis_rows = 1 AND (pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
-			pgredis_buf := '';
-		END IF;
-		pgredis_buf := pgredis_buf || pgredis_e;
-	END LOOP;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE
+					WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+						THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+					WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+					ELSE 'X0:'
+				END AS e
+				FROM (
+					SELECT
+						'x$pgredis$y''' || (n."a$pgredis$b")::text AS k,
+						('{"v": ' || coalesce(pg_catalog.to_json(n."v")::text, 'null') || ', "a$pgredis$b": ' || coalesce(pg_catalog.to_json(n."a$pgredis$b")::text, 'null') || '}') AS v,
+						'R1:' || pg_catalog.octet_length((n."a$pgredis$b")::text)::text || ':' || (n."a$pgredis$b")::text AS f
+					FROM pgredis_new n
+					OFFSET 0
+				) x
+				WHERE x.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
@@ -77,51 +100,76 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_b05a84e1e9a9c101_seen', true) = pg_catalog.statement_timestamp()::text, false);
-	PERFORM pg_catalog.set_config('pgredis.s_b05a84e1e9a9c101_seen', pg_catalog.statement_timestamp()::text, true);
-	FOR pgredis_e IN
-		SELECT CASE
-			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
-				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
-			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
-			ELSE 'X0:'
-		END AS e
-		FROM (
-			SELECT
-				'x$pgredis$y''' || (n."a$pgredis$b")::text AS k,
-				pg_catalog.to_jsonb(n.*)::text AS v,
-				'R1:' || pg_catalog.octet_length((n."a$pgredis$b")::text)::text || ':' || (n."a$pgredis$b")::text AS f
-			FROM pgredis_new n
-			OFFSET 0
-		) x
-		WHERE x.k IS NOT NULL
-		UNION ALL
-		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
-		FROM (
-			SELECT g.k
-			FROM (
-				SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text, o."a$pgredis$b" FROM pgredis_old o
-				EXCEPT
-				SELECT 'x$pgredis$y''' || (n."a$pgredis$b")::text, n."a$pgredis$b" FROM pgredis_new n
-			) g(k, c1)
-			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
-				SELECT FROM "we'ird"."a$pgredis$b" c
-				WHERE c."a$pgredis$b" OPERATOR(pg_catalog.=) g.c1
-					AND 'x$pgredis$y''' || (c."a$pgredis$b")::text = g.k
-			) ELSE true END
-		) d(k)
-		WHERE d.k IS NOT NULL
-	LOOP
-		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
-			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+	pgredis_e := pg_catalog.set_config('pgredis.s_b05a84e1e9a9c101_seen', pg_catalog.statement_timestamp()::text, true);
+	SELECT one.c, n.k, n.v, o.k INTO pgredis_rows, pgredis_nk, pgredis_nv, pgredis_ok
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'x$pgredis$y''' || (n."a$pgredis$b")::text AS k, pg_catalog.to_jsonb(n.*)::text AS v FROM pgredis_new n WHERE one.c = 1 OFFSET 0) n ON true
+		LEFT JOIN LATERAL (SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text AS k FROM pgredis_old o WHERE one.c = 1 OFFSET 0) o ON true;
+	IF pgredis_rows = 1 AND (pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600) AND (pgredis_ok IS NULL OR pgredis_ok IS NOT DISTINCT FROM pgredis_nk OR NOT pgredis_seen) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END,
+				CASE WHEN pgredis_ok IS DISTINCT FROM pgredis_nk THEN CASE WHEN pgredis_ok IS NOT NULL THEN CASE WHEN pg_catalog.octet_length(pgredis_ok) <= 7600 THEN 'D' || pg_catalog.octet_length(pgredis_ok)::text || ':' || pgredis_ok ELSE 'X0:' END END END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
-			pgredis_buf := '';
-		END IF;
-		pgredis_buf := pgredis_buf || pgredis_e;
-	END LOOP;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE
+					WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+						THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+					WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+					ELSE 'X0:'
+				END AS e
+				FROM (
+					SELECT
+						'x$pgredis$y''' || (n."a$pgredis$b")::text AS k,
+						('{"v": ' || coalesce(pg_catalog.to_json(n."v")::text, 'null') || ', "a$pgredis$b": ' || coalesce(pg_catalog.to_json(n."a$pgredis$b")::text, 'null') || '}') AS v,
+						'R1:' || pg_catalog.octet_length((n."a$pgredis$b")::text)::text || ':' || (n."a$pgredis$b")::text AS f
+					FROM pgredis_new n
+					OFFSET 0
+				) x
+				WHERE x.k IS NOT NULL
+				UNION ALL
+				SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+				FROM (
+					SELECT g.k
+					FROM (
+						SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text, o."a$pgredis$b" FROM pgredis_old o
+						EXCEPT
+						SELECT 'x$pgredis$y''' || (n."a$pgredis$b")::text, n."a$pgredis$b" FROM pgredis_new n
+					) g(k, c1)
+					WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+						SELECT FROM "we'ird"."a$pgredis$b" c
+						WHERE c."a$pgredis$b" OPERATOR(pg_catalog.=) g.c1
+							AND 'x$pgredis$y''' || (c."a$pgredis$b")::text = g.k
+					) ELSE true END
+				) d(k)
+				WHERE d.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
@@ -156,32 +204,55 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_b05a84e1e9a9c101_seen', true) = pg_catalog.statement_timestamp()::text, false);
-	FOR pgredis_e IN
-		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
-		FROM (
-			SELECT g.k
-			FROM (
-				SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text, o."a$pgredis$b" FROM pgredis_old o
-			) g(k, c1)
-			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
-				SELECT FROM "we'ird"."a$pgredis$b" c
-				WHERE c."a$pgredis$b" OPERATOR(pg_catalog.=) g.c1
-					AND 'x$pgredis$y''' || (c."a$pgredis$b")::text = g.k
-			) ELSE true END
-		) d(k)
-		WHERE d.k IS NOT NULL
-	LOOP
-		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
-			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+	SELECT one.c, o.k INTO pgredis_rows, pgredis_ok
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_old LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text AS k FROM pgredis_old o WHERE one.c = 1 OFFSET 0) o ON true;
+	IF pgredis_rows = 1 AND (pgredis_ok IS NULL OR NOT pgredis_seen) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_ok IS NOT NULL THEN CASE WHEN pg_catalog.octet_length(pgredis_ok) <= 7600 THEN 'D' || pg_catalog.octet_length(pgredis_ok)::text || ':' || pgredis_ok ELSE 'X0:' END END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
-			pgredis_buf := '';
-		END IF;
-		pgredis_buf := pgredis_buf || pgredis_e;
-	END LOOP;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+				FROM (
+					SELECT g.k
+					FROM (
+						SELECT 'x$pgredis$y''' || (o."a$pgredis$b")::text, o."a$pgredis$b" FROM pgredis_old o
+					) g(k, c1)
+					WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+						SELECT FROM "we'ird"."a$pgredis$b" c
+						WHERE c."a$pgredis$b" OPERATOR(pg_catalog.=) g.c1
+							AND 'x$pgredis$y''' || (c."a$pgredis$b")::text = g.k
+					) ELSE true END
+				) d(k)
+				WHERE d.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
@@ -216,6 +287,10 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
 	PERFORM pg_catalog.pg_notify('pgredis', 'p2 1b25f65c0b9ca128 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
 	RETURN NULL;
