@@ -15,34 +15,57 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
-	PERFORM pg_catalog.set_config('pgredis.s_3ab2afaa9e09b13e_seen', pg_catalog.statement_timestamp()::text, true);
-	FOR pgredis_e IN
-		SELECT CASE
-			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
-				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
-			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
-			ELSE 'X0:'
-		END AS e
-		FROM (
-			SELECT
-				'users:' || (n."id")::text AS k,
-				(coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || NULLIF((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v,
-				'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
-			FROM pgredis_new n WHERE (active)
-			OFFSET 0
-		) x
-		WHERE x.k IS NOT NULL
-	LOOP
-		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
-			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+	pgredis_e := pg_catalog.set_config('pgredis.s_3ab2afaa9e09b13e_seen', pg_catalog.statement_timestamp()::text, true);
+	SELECT one.c, n.k, n.v INTO pgredis_rows, pgredis_nk, pgredis_nv
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'users:' || (n."id")::text AS k, (coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || NULLIF((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v FROM pgredis_new n WHERE one.c = 1 AND ((active)) OFFSET 0) n ON true;
+	IF pgredis_rows = 1 AND (pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
-			pgredis_buf := '';
-		END IF;
-		pgredis_buf := pgredis_buf || pgredis_e;
-	END LOOP;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE
+					WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+						THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+					WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+					ELSE 'X0:'
+				END AS e
+				FROM (
+					SELECT
+						'users:' || (n."id")::text AS k,
+						(CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || ('{"at": ' || coalesce(pg_catalog.to_json(n."at")::text, 'null') || ', "id": ' || coalesce((n."id")::text, 'null') || ', "age": ' || coalesce(pg_catalog.to_json(n."age")::text, 'null') || ', "org": ' || coalesce(pg_catalog.to_json(n."org")::text, 'null') || ', "until": ' || coalesce(pg_catalog.to_jsonb(n."until")::text, 'null') || ', "active": ' || coalesce(pg_catalog.to_json(n."active")::text, 'null') || '}')) AS v,
+						'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
+					FROM pgredis_new n WHERE (active)
+					OFFSET 0
+				) x
+				WHERE x.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
@@ -77,52 +100,77 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_3ab2afaa9e09b13e_seen', true) = pg_catalog.statement_timestamp()::text, false);
-	PERFORM pg_catalog.set_config('pgredis.s_3ab2afaa9e09b13e_seen', pg_catalog.statement_timestamp()::text, true);
-	FOR pgredis_e IN
-		SELECT CASE
-			WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
-				THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
-			WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
-			ELSE 'X0:'
-		END AS e
-		FROM (
-			SELECT
-				'users:' || (n."id")::text AS k,
-				(coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || NULLIF((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v,
-				'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
-			FROM pgredis_new n WHERE (active)
-			OFFSET 0
-		) x
-		WHERE x.k IS NOT NULL
-		UNION ALL
-		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
-		FROM (
-			SELECT g.k
-			FROM (
-				SELECT 'users:' || (o."id")::text, o."id" FROM pgredis_old o WHERE (active)
-				EXCEPT
-				SELECT 'users:' || (n."id")::text, n."id" FROM pgredis_new n WHERE (active)
-			) g(k, c1)
-			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
-				SELECT FROM "public"."users" c
-				WHERE c."id" OPERATOR(pg_catalog.=) g.c1
-					AND 'users:' || (c."id")::text = g.k
-					AND (active)
-			) ELSE true END
-		) d(k)
-		WHERE d.k IS NOT NULL
-	LOOP
-		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
-			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+	pgredis_e := pg_catalog.set_config('pgredis.s_3ab2afaa9e09b13e_seen', pg_catalog.statement_timestamp()::text, true);
+	SELECT one.c, n.k, n.v, o.k INTO pgredis_rows, pgredis_nk, pgredis_nv, pgredis_ok
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'users:' || (n."id")::text AS k, (coalesce(pg_catalog.octet_length(('by_org:' || (n."org")::text))::text || ':' || ('by_org:' || (n."org")::text) || ',', '-,') || coalesce(pg_catalog.octet_length(('by_org_age:' || (n."org")::text))::text || ':' || ('by_org_age:' || (n."org")::text) || NULLIF((n."age")::pg_catalog.float8, 'NaN'::pg_catalog.float8)::text || ',', '-,') || coalesce(pg_catalog.octet_length(('signed_up'))::text || ':' || ('signed_up') || (EXTRACT(epoch FROM n."at"))::pg_catalog.float8::text || ',', '-,') || (CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || pg_catalog.to_jsonb(n.*)::text)) AS v FROM pgredis_new n WHERE one.c = 1 AND ((active)) OFFSET 0) n ON true
+		LEFT JOIN LATERAL (SELECT 'users:' || (o."id")::text AS k FROM pgredis_old o WHERE one.c = 1 AND ((active)) OFFSET 0) o ON true;
+	IF pgredis_rows = 1 AND (pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600) AND (pgredis_ok IS NULL OR pgredis_ok IS NOT DISTINCT FROM pgredis_nk OR NOT pgredis_seen) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END,
+				CASE WHEN pgredis_ok IS DISTINCT FROM pgredis_nk THEN CASE WHEN pgredis_ok IS NOT NULL THEN CASE WHEN pg_catalog.octet_length(pgredis_ok) <= 7600 THEN 'D' || pg_catalog.octet_length(pgredis_ok)::text || ':' || pgredis_ok ELSE 'X0:' END END END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
-			pgredis_buf := '';
-		END IF;
-		pgredis_buf := pgredis_buf || pgredis_e;
-	END LOOP;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE
+					WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+						THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+					WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+					ELSE 'X0:'
+				END AS e
+				FROM (
+					SELECT
+						'users:' || (n."id")::text AS k,
+						(CASE WHEN (n."until") IS NULL THEN '-' WHEN pg_catalog.isfinite(n."until") THEN pg_catalog.floor(EXTRACT(epoch FROM n."until") * 1000)::bigint::text WHEN (n."until") OPERATOR(pg_catalog.>) 'epoch'::timestamptz THEN '-' ELSE '0' END || ':' || ('{"at": ' || coalesce(pg_catalog.to_json(n."at")::text, 'null') || ', "id": ' || coalesce((n."id")::text, 'null') || ', "age": ' || coalesce(pg_catalog.to_json(n."age")::text, 'null') || ', "org": ' || coalesce(pg_catalog.to_json(n."org")::text, 'null') || ', "until": ' || coalesce(pg_catalog.to_jsonb(n."until")::text, 'null') || ', "active": ' || coalesce(pg_catalog.to_json(n."active")::text, 'null') || '}')) AS v,
+						'R1:' || pg_catalog.octet_length((n."id")::text)::text || ':' || (n."id")::text AS f
+					FROM pgredis_new n WHERE (active)
+					OFFSET 0
+				) x
+				WHERE x.k IS NOT NULL
+				UNION ALL
+				SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+				FROM (
+					SELECT g.k
+					FROM (
+						SELECT 'users:' || (o."id")::text, o."id" FROM pgredis_old o WHERE (active)
+						EXCEPT
+						SELECT 'users:' || (n."id")::text, n."id" FROM pgredis_new n WHERE (active)
+					) g(k, c1)
+					WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+						SELECT FROM "public"."users" c
+						WHERE c."id" OPERATOR(pg_catalog.=) g.c1
+							AND 'users:' || (c."id")::text = g.k
+							AND (active)
+					) ELSE true END
+				) d(k)
+				WHERE d.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
@@ -157,33 +205,56 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_3ab2afaa9e09b13e_seen', true) = pg_catalog.statement_timestamp()::text, false);
-	FOR pgredis_e IN
-		SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
-		FROM (
-			SELECT g.k
-			FROM (
-				SELECT 'users:' || (o."id")::text, o."id" FROM pgredis_old o WHERE (active)
-			) g(k, c1)
-			WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
-				SELECT FROM "public"."users" c
-				WHERE c."id" OPERATOR(pg_catalog.=) g.c1
-					AND 'users:' || (c."id")::text = g.k
-					AND (active)
-			) ELSE true END
-		) d(k)
-		WHERE d.k IS NOT NULL
-	LOOP
-		IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
-			IF pgredis_hdr IS NULL THEN
-				pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+	SELECT one.c, o.k INTO pgredis_rows, pgredis_ok
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_old LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'users:' || (o."id")::text AS k FROM pgredis_old o WHERE one.c = 1 AND ((active)) OFFSET 0) o ON true;
+	IF pgredis_rows = 1 AND (pgredis_ok IS NULL OR NOT pgredis_seen) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_ok IS NOT NULL THEN CASE WHEN pg_catalog.octet_length(pgredis_ok) <= 7600 THEN 'D' || pg_catalog.octet_length(pgredis_ok)::text || ':' || pgredis_ok ELSE 'X0:' END END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
 			END IF;
-			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
-			pgredis_buf := '';
-		END IF;
-		pgredis_buf := pgredis_buf || pgredis_e;
-	END LOOP;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+				FROM (
+					SELECT g.k
+					FROM (
+						SELECT 'users:' || (o."id")::text, o."id" FROM pgredis_old o WHERE (active)
+					) g(k, c1)
+					WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+						SELECT FROM "public"."users" c
+						WHERE c."id" OPERATOR(pg_catalog.=) g.c1
+							AND 'users:' || (c."id")::text = g.k
+							AND (active)
+					) ELSE true END
+				) d(k)
+				WHERE d.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+				END IF;
+				PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
 			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
@@ -218,6 +289,10 @@ DECLARE
 	pgredis_e text;
 	pgredis_hdr text;
 	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
 BEGIN
 	PERFORM pg_catalog.pg_notify('pgredis', 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
 	RETURN NULL;
