@@ -1,0 +1,97 @@
+package worker_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/pgredis/pgredis/internal/pgredistest"
+	"github.com/pgredis/pgredis/worker"
+)
+
+// A table listed twice with different key templates: each entry is its
+// own exact mirror (users:{id} as JSON, user_by_email:{email} as a hash
+// of two columns), live (inserts, updates of a value, of the email that
+// moves the second entry's key, of the id that moves the first's, an
+// email set to NULL and back, deletes, a writable CTE, TRUNCATE), through
+// the start-up reconcile after a restart and through a resync of the
+// table by name, which reconciles both entries.
+func TestTableListedTwice(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, name text, note text);
+INSERT INTO users VALUES (1, 'a@x', 'Ann', 'n1'), (2, 'b@x', 'Bob', NULL), (3, NULL, 'Cy', NULL);`,
+		"users; users key=user_by_email:{email} format=hash columns=id,name")
+	ctx := context.Background()
+	// Stale keys of both entries: the start-up reconcile repairs them.
+	b.Redis.HSet(ctx, "user_by_email:ghost@x", "id", "9", "name", "Ghost")
+	b.Redis.HSet(ctx, "user_by_email:a@x", "id", "1", "name", "wrong")
+	b.Redis.Set(ctx, "users:9", `{"id": 9}`, 0)
+	w := startListening(t, b)
+	b.WaitMirror(t, converge)
+
+	steps := []string{
+		`INSERT INTO users VALUES (4, 'd@x', 'Dee', 'n4')`,
+		`INSERT INTO users SELECT g, 'u' || g || '@x', 'U' || g, NULL FROM generate_series(10, 40) g`,
+		`UPDATE users SET name = 'Anne' WHERE id = 1`,
+		`UPDATE users SET note = 'only in the first entry' WHERE id = 2`,
+		// Moves the second entry's key; the first's stays.
+		`UPDATE users SET email = 'a2@x' WHERE id = 1`,
+		// Moves the first entry's key; the second's stays (its value changes).
+		`UPDATE users SET id = 100 WHERE id = 2`,
+		// Out of the second entry (no key) and back in.
+		`UPDATE users SET email = NULL WHERE id = 4`,
+		`UPDATE users SET email = 'c@x' WHERE id = 3`,
+		`UPDATE users SET email = 'u' || (id + 1000) || '@x', name = name || '!' WHERE id BETWEEN 10 AND 40`,
+		`BEGIN; UPDATE users SET email = 'tmp@x' WHERE id = 1; UPDATE users SET email = 'a2@x' WHERE id = 1; COMMIT`,
+		`WITH d AS (DELETE FROM users WHERE id = 1 RETURNING id, email) INSERT INTO users SELECT id, email, 'Reborn', NULL FROM d`,
+		`DELETE FROM users WHERE id = 100`,
+		`DELETE FROM users WHERE id BETWEEN 10 AND 20`,
+	}
+	for i, s := range steps {
+		b.Exec(t, s)
+		b.WaitMirror(t, converge)
+		if t.Failed() {
+			t.Fatalf("after step %d: %s", i, s)
+		}
+	}
+
+	// A restart: changes made while no worker runs, and planted drift.
+	if err := w.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `UPDATE users SET email = 'moved' || id || '@x' WHERE id > 30; DELETE FROM users WHERE id = 3; INSERT INTO users VALUES (5, 'e@x', 'Eve', NULL)`)
+	b.Redis.HSet(ctx, "user_by_email:ghost2@x", "id", "9")
+	b.Redis.Del(ctx, "users:5")
+	w = startListening(t, b)
+	b.WaitMirror(t, converge)
+	if err := w.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// resync TABLE reconciles every entry of the table.
+	b.Redis.HSet(ctx, "user_by_email:ghost3@x", "id", "9")
+	b.Redis.Set(ctx, "users:999", `{}`, 0)
+	b.Redis.Del(ctx, "user_by_email:e@x", "users:4")
+	reports, err := worker.Resync(ctx, b.Config(t), []string{"users"}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 2 {
+		t.Fatalf("resync users reconciled %d entries, want 2: %+v", len(reports), reports)
+	}
+	var written, deleted int
+	for _, r := range reports {
+		written += int(r.Written)
+		deleted += int(r.Deleted)
+	}
+	if written != 2 || deleted != 2 {
+		t.Errorf("resync wrote %d and deleted %d keys, want 2 and 2: %+v", written, deleted, reports)
+	}
+	b.RequireMirror(t)
+
+	w = startListening(t, b)
+	b.WaitMirror(t, converge)
+	b.Exec(t, `TRUNCATE users`)
+	b.WaitMirror(t, converge)
+	_ = w
+}
