@@ -2,9 +2,11 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
+	"github.com/pgredis/pgredis/internal/testenv"
 	"github.com/pgredis/pgredis/worker"
 )
 
@@ -55,11 +57,28 @@ INSERT INTO users VALUES (1, 'a@x', 'Ann', 'n1'), (2, 'b@x', 'Bob', NULL), (3, N
 		}
 	}
 
+	// A column change: the event trigger swaps every entry's functions
+	// for the fallback, and the worker regenerates them all.
+	b.Exec(t, `ALTER TABLE users ADD COLUMN age int DEFAULT 7`)
+	b.Exec(t, `UPDATE users SET age = id, email = 'x' || email WHERE id < 30; INSERT INTO users VALUES (6, 'f@x', 'Fay', NULL, 1)`)
+	b.WaitMirror(t, converge)
+	testenv.Eventually(t, converge, func() error {
+		var stale []string
+		err := b.PG.QueryRow(ctx, `SELECT coalesce(array_agg(proname::text), '{}') FROM pg_proc
+WHERE pronamespace = 'pgredis'::regnamespace AND (proname LIKE 't\_%' OR proname LIKE 'e\_%') AND prosrc LIKE '%c1 refresh 0 0%'`).Scan(&stale)
+		if err == nil && len(stale) > 0 {
+			err = fmt.Errorf("trigger functions still the fallback: %v", stale)
+		}
+		return err
+	})
+	b.Exec(t, `UPDATE users SET age = age + 1, email = 'y' || email WHERE id < 30`)
+	b.WaitMirror(t, converge)
+
 	// A restart: changes made while no worker runs, and planted drift.
 	if err := w.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b.Exec(t, `UPDATE users SET email = 'moved' || id || '@x' WHERE id > 30; DELETE FROM users WHERE id = 3; INSERT INTO users VALUES (5, 'e@x', 'Eve', NULL)`)
+	b.Exec(t, `UPDATE users SET email = 'moved' || id || '@x' WHERE id > 30; DELETE FROM users WHERE id = 3; INSERT INTO users VALUES (5, 'e@x', 'Eve', NULL, 5)`)
 	b.Redis.HSet(ctx, "user_by_email:ghost2@x", "id", "9")
 	b.Redis.Del(ctx, "users:5")
 	w = startListening(t, b)
