@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/pgredis/pgredis/migrations"
 )
 
 // A table listed twice: migrate up installs the second entry next to the
@@ -94,5 +98,37 @@ CREATE TABLE ev (id int, d int, email text) PARTITION BY RANGE (d); CREATE TABLE
 		if r.code == 0 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("PGREDIS_TABLES=%q: want a one-line error with %q, got %s", c.tables, c.want, r)
 		}
+	}
+}
+
+// An upgrade from the version before migration 6 (one registry row per
+// table) reinstalls nothing: every installed table is its first entry.
+// A dry run reads the older registry too.
+func TestMigrateUpFromVersion4(t *testing.T) {
+	t.Parallel()
+	needServers(t)
+	url, env := appDB(t)
+	conn := connect(t, url)
+	env["PGREDIS_TABLES"] = "users; orders key=order:{tenant}:{id} format=hash"
+	mustRun(t, env, "migrate", "up")
+	sql, err := os.ReadFile("../../migrations/6_entries.down.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec1(t, conn, string(sql))
+	exec1(t, conn, `UPDATE pgredis.schema_migrations SET version = 4`)
+	latest, err := migrations.Latest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mustRun(t, env, "migrate", "up", "--dry-run")
+	requireLines(t, r, "would",
+		fmt.Sprintf("would apply pgredis's migrations from version 4 to %d", latest),
+		"would install 0, update 0, remove 0; 2 unchanged")
+	r = mustRun(t, env, "migrate", "up")
+	requireLines(t, r, "unchanged:", "unchanged: public.users key=users:{id} format=json",
+		"unchanged: public.orders key=order:{tenant}:{id} format=hash")
+	if n := countQuery(t, url, `SELECT count(*) FROM pgredis.tables WHERE entry = ''`); n != 2 {
+		t.Fatalf("%d first entries in the registry, want 2", n)
 	}
 }
