@@ -37,7 +37,13 @@ const (
 
 // recordShapeSQL records the columns the table's functions were generated
 // for, which tells stale functions (a column retyped or added since) apart.
+// The shape is the table's first entry's: a later entry installed alone
+// must not hide that the first's functions are stale (they are all
+// regenerated together, see Regenerate), so it records nothing ("").
 func recordShapeSQL(t spec.Table) string {
+	if t.Entry != "" {
+		return ""
+	}
 	return fmt.Sprintf(`INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES (%s, %s, pgredis.shape(%s))
 ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape`,
 		spec.QuoteLiteral(t.Schema), spec.QuoteLiteral(t.Name), spec.QuoteLiteral(t.Ident()))

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pgredis/pgredis/internal/spec"
@@ -415,7 +416,7 @@ func (t Table) InstallSQL() []string {
 		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")))))
 	trunc := fmt.Sprintf("PERFORM pg_catalog.pg_notify(%s, %s || 'T')", spec.QuoteLiteral(Channel), header(t.Version()))
 	tbl := t.Ident()
-	return []string{
+	stmts := []string{
 		t.function("ins", ins), t.comment("ins"),
 		t.function("upd", upd), t.comment("upd"),
 		t.function("del", del), t.comment("del"),
@@ -434,6 +435,8 @@ func (t Table) InstallSQL() []string {
 			tbl, TriggerName(t.Table, "ins"), TriggerName(t.Table, "upd"), TriggerName(t.Table, "del"), TriggerName(t.Table, "trunc")),
 		resumeEventTrigger,
 	}
+	// A later entry records no shape (recordShapeSQL).
+	return slices.DeleteFunc(stmts, func(s string) bool { return s == "" })
 }
 
 // UninstallSQL drops the table's triggers (when the table still exists)
