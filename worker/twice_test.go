@@ -114,3 +114,49 @@ WHERE pronamespace = 'pgredis'::regnamespace AND (proname LIKE 't\_%' OR proname
 	b.WaitMirror(t, converge)
 	_ = w
 }
+
+// A second entry added to a table mirrored alone (a release: migrate up,
+// then the worker restarted with the new PGREDIS_TABLES) is filled by the
+// start-up reconcile and followed live next to the first; removed again,
+// its triggers stop and the first entry goes on as before.
+func TestTableSecondEntryAddedAndRemoved(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, `
+CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, name text);
+INSERT INTO users SELECT g, 'u' || g || '@x', 'U' || g FROM generate_series(1, 30) g;`, "users")
+	ctx := context.Background()
+	w := startListening(t, b)
+	b.Exec(t, `UPDATE users SET name = 'first' WHERE id < 5`)
+	b.WaitMirror(t, converge)
+	if err := w.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	b.Install(t, "users; users key=user_by_email:{email} format=hash columns=id,name")
+	b.Exec(t, `UPDATE users SET email = 'new' || email WHERE id BETWEEN 5 AND 9`)
+	w = startListening(t, b)
+	b.WaitMirror(t, converge)
+	if n := b.Redis.Exists(ctx, "user_by_email:newu5@x", "users:5").Val(); n != 2 {
+		t.Fatalf("%d of the keys of both entries exist, want 2", n)
+	}
+	b.Exec(t, `UPDATE users SET email = 'again' || id || '@x' WHERE id < 12; DELETE FROM users WHERE id = 1; INSERT INTO users VALUES (31, 'z@x', 'Z')`)
+	b.WaitMirror(t, converge)
+	if err := w.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	b.Install(t, "users")
+	// Its keys stay in Redis (migrate up leaves them); the mirror of the
+	// remaining entry is compared alone.
+	b.Redis.Del(ctx, b.Redis.Keys(ctx, "user_by_email:*").Val()...)
+	var n int
+	if err := b.PG.QueryRow(ctx, `SELECT count(*) FROM pg_trigger WHERE tgrelid = 'users'::regclass AND tgname LIKE 'pgredis%'`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("users has %d pgredis triggers after the second entry was removed, want 4 (%v)", n, err)
+	}
+	startListening(t, b)
+	b.Exec(t, `UPDATE users SET email = 'last' || id || '@x', name = 'last' WHERE id < 20; DELETE FROM users WHERE id = 2`)
+	b.WaitMirror(t, converge)
+	if keys := b.Redis.Keys(ctx, "user_by_email:*").Val(); len(keys) != 0 {
+		t.Fatalf("the removed entry still writes: %v", keys)
+	}
+}
