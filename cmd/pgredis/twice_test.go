@@ -70,6 +70,17 @@ CREATE TABLE ev (id int, d int, email text) PARTITION BY RANGE (d); CREATE TABLE
 		}
 	}
 
+	// resync TABLE reconciles each entry, a line each.
+	r = mustRun(t, env, "resync", "USERS")
+	for _, want := range []string{
+		"public.users: rows scanned 2, keys written 2, keys deleted 0, keys already correct 0 (",
+		"public.users (key=user_by_email:{email}): rows scanned 2, keys written 2, keys deleted 0, keys already correct 0 (",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("resync output lacks %q:\n%s", want, r)
+		}
+	}
+
 	env["PGREDIS_TABLES"] = "users"
 	r = mustRun(t, env, "migrate", "up")
 	requireLines(t, r, "removed:", "removed: public.users key=user_by_email:{email} format=hash columns=id,name (not in PGREDIS_TABLES: its triggers and functions are dropped; its keys in Redis are left as they are)")
