@@ -244,7 +244,7 @@ func (s Step) run(ctx context.Context, tx pgx.Tx) error {
 		}
 	}
 	if s.Action == ActionRemove {
-		_, err := tx.Exec(ctx, `DELETE FROM pgredis.tables WHERE schema_name = $1 AND table_name = $2`, s.Spec.Schema, s.Spec.Name)
+		_, err := tx.Exec(ctx, `DELETE FROM pgredis.tables WHERE schema_name = $1 AND table_name = $2 AND entry = $3`, s.Spec.Schema, s.Spec.Name, s.Spec.Entry)
 		return err
 	}
 	t := *s.table
@@ -253,12 +253,12 @@ func (s Step) run(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	_, err = tx.Exec(ctx, `
-INSERT INTO pgredis.tables (schema_name, table_name, spec, key_template, version, render_sql, fetch_sql, install_hash, catalog_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (schema_name, table_name) DO UPDATE SET spec = EXCLUDED.spec, key_template = EXCLUDED.key_template,
+INSERT INTO pgredis.tables (schema_name, table_name, spec, key_template, version, render_sql, fetch_sql, install_hash, catalog_hash, entry)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (schema_name, table_name, entry) DO UPDATE SET spec = EXCLUDED.spec, key_template = EXCLUDED.key_template,
 	version = EXCLUDED.version, render_sql = EXCLUDED.render_sql, fetch_sql = EXCLUDED.fetch_sql,
 	install_hash = EXCLUDED.install_hash, catalog_hash = EXCLUDED.catalog_hash, installed_at = now()`,
-		t.Schema, t.Name, t.Canonical(), t.Key.String(), t.Version(), t.RenderSQL(), t.FetchSQL(), installHash(s.SQL), h)
+		t.Schema, t.Name, t.Canonical(), t.Key.String(), t.Version(), t.RenderSQL(), t.FetchSQL(), installHash(s.SQL), h, t.Entry)
 	return err
 }
 

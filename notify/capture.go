@@ -37,7 +37,13 @@ const (
 
 // recordShapeSQL records the columns the table's functions were generated
 // for, which tells stale functions (a column retyped or added since) apart.
+// The shape is the table's first entry's: a later entry installed alone
+// must not hide that the first's functions are stale (they are all
+// regenerated together, see Regenerate), so it records nothing ("").
 func recordShapeSQL(t spec.Table) string {
+	if t.Entry != "" {
+		return ""
+	}
 	return fmt.Sprintf(`INSERT INTO pgredis.shapes (schema_name, table_name, shape) VALUES (%s, %s, pgredis.shape(%s))
 ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape`,
 		spec.QuoteLiteral(t.Schema), spec.QuoteLiteral(t.Name), spec.QuoteLiteral(t.Ident()))
@@ -45,20 +51,28 @@ ON CONFLICT (schema_name, table_name) DO UPDATE SET shape = EXCLUDED.shape`,
 
 // familyUninstallSQL drops the triggers of the table that sit on its
 // partitions and inheritance children, or on tables that left its family.
+// A later entry of a table listed more than once has triggers on the
+// table alone (see checkEntry): the refresh triggers and the shape are
+// the first entry's.
 func familyUninstallSQL(t spec.Table) string {
 	var fns []string
-	for _, op := range []string{"ins", "upd", "del", "trunc"} {
+	for _, op := range triggerOps {
 		fns = append(fns, spec.QuoteLiteral(FuncName(t, op)+"()"))
+	}
+	refresh, shapes := "", ""
+	if t.Entry == "" {
+		refresh = fmt.Sprintf(`
+	OR (g.tgfoid = to_regprocedure('pgredis.refresh_trigger()') AND g.tgargs = convert_to(%s, getdatabaseencoding()) || '\x00'::bytea)`, spec.QuoteLiteral(t.String()))
+		shapes = fmt.Sprintf(`
+IF to_regclass('pgredis.shapes') IS NOT NULL THEN
+	DELETE FROM pgredis.shapes WHERE schema_name = %s AND table_name = %s;
+END IF;`, spec.QuoteLiteral(t.Schema), spec.QuoteLiteral(t.Name))
 	}
 	return fmt.Sprintf(`DO $pgredis_uninstall$ DECLARE r record; BEGIN
 FOR r IN SELECT g.tgname, g.tgrelid::regclass AS rel FROM pg_trigger g
-	WHERE g.tgname LIKE 'pgredis\_%%' AND g.tgparentid = 0 AND (g.tgfoid IN (SELECT to_regprocedure(f) FROM unnest(ARRAY[%s]) f)
-	OR (g.tgfoid = to_regprocedure('pgredis.refresh_trigger()') AND g.tgargs = convert_to(%s, getdatabaseencoding()) || '\x00'::bytea))
-LOOP EXECUTE format('DROP TRIGGER %%I ON %%s', r.tgname, r.rel); END LOOP;
-IF to_regclass('pgredis.shapes') IS NOT NULL THEN
-	DELETE FROM pgredis.shapes WHERE schema_name = %s AND table_name = %s;
-END IF; END $pgredis_uninstall$`,
-		strings.Join(fns, ", "), spec.QuoteLiteral(t.String()), spec.QuoteLiteral(t.Schema), spec.QuoteLiteral(t.Name))
+	WHERE g.tgname LIKE 'pgredis\_%%' AND g.tgparentid = 0 AND (g.tgfoid IN (SELECT to_regprocedure(f) FROM unnest(ARRAY[%s]) f)%s)
+LOOP EXECUTE format('DROP TRIGGER %%I ON %%s', r.tgname, r.rel); END LOOP;%s END $pgredis_uninstall$`,
+		strings.Join(fns, ", "), refresh, shapes)
 }
 
 // FunctionsSQL is the part of InstallSQL that (re)creates the table's
@@ -87,6 +101,11 @@ func SyncTriggers(ctx context.Context, q Querier, t spec.Table) ([]string, error
 // syncTriggers is SyncTriggers; enable also enables disabled triggers.
 func syncTriggers(ctx context.Context, q Querier, t spec.Table, enable bool) ([]string, error) {
 	var changes []string
+	if t.Entry != "" {
+		// Its triggers are on the table alone (checkEntry), put there
+		// and enabled by its install.
+		return nil, nil
+	}
 	if err := q.QueryRow(ctx, `SELECT pgredis.sync_triggers($1, $2, $3)`, t.Schema, t.Name, enable).Scan(&changes); err != nil {
 		return nil, fmt.Errorf("error installing the triggers of %s on its partitions: %w", t, err)
 	}
@@ -163,7 +182,7 @@ ORDER BY 1, 2, 3`
 // disabled, not firing ALWAYS, left on a table renamed away, or trigger
 // functions generated for columns the table no longer has.
 func CaptureProblems(ctx context.Context, q Querier, t spec.Table) ([]Problem, error) {
-	rows, err := q.Query(ctx, problemsSQL, t.Schema, t.Name, TriggerNames())
+	rows, err := q.Query(ctx, problemsSQL, t.Schema, t.Name, EntryTriggerNames(t))
 	if err != nil {
 		return nil, fmt.Errorf("error checking the triggers of %s: %w", t, err)
 	}
@@ -211,7 +230,7 @@ func Regenerate(ctx context.Context, db Beginner, st spec.Table) (bool, error) {
 		var stale bool
 		err := tx.QueryRow(ctx, `SELECT t.spec, s.shape IS DISTINCT FROM pgredis.shape(to_regclass($3))
 FROM pgredis.tables t LEFT JOIN pgredis.shapes s USING (schema_name, table_name)
-WHERE t.schema_name = $1 AND t.table_name = $2`, st.Schema, st.Name, st.Ident()).Scan(&specText, &stale)
+WHERE t.schema_name = $1 AND t.table_name = $2 AND t.entry = $4`, st.Schema, st.Name, st.Ident(), st.Entry).Scan(&specText, &stale)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -221,20 +240,33 @@ WHERE t.schema_name = $1 AND t.table_name = $2`, st.Schema, st.Name, st.Ident())
 		if specText != st.Canonical() || !stale {
 			return nil
 		}
-		resolved, err := Resolve(ctx, tx, []spec.Table{st}, "")
+		// The shape is the table's: every entry of a table listed more
+		// than once is regenerated with it.
+		entries, err := LoadInstalled(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrUnfit, err)
+			return err
 		}
-		t := resolved[0]
-		for _, s := range t.FunctionsSQL() {
-			if _, err := tx.Exec(ctx, s); err != nil {
+		for _, in := range entries {
+			if in.Schema != st.Schema || in.Name != st.Name {
+				continue
+			}
+			resolved, err := Resolve(ctx, tx, []spec.Table{in.Table}, "")
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrUnfit, err)
+			}
+			t := resolved[0]
+			for _, s := range t.FunctionsSQL() {
+				if _, err := tx.Exec(ctx, s); err != nil {
+					return err
+				}
+			}
+			if _, err = tx.Exec(ctx, `UPDATE pgredis.tables SET key_template = $3, version = $4, render_sql = $5, fetch_sql = $6, installed_at = now()
+WHERE schema_name = $1 AND table_name = $2 AND entry = $7`, t.Schema, t.Name, t.Key.String(), t.Version(), t.RenderSQL(), t.FetchSQL(), t.Entry); err != nil {
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE pgredis.tables SET key_template = $3, version = $4, render_sql = $5, fetch_sql = $6, installed_at = now()
-WHERE schema_name = $1 AND table_name = $2`, t.Schema, t.Name, t.Key.String(), t.Version(), t.RenderSQL(), t.FetchSQL())
-		done = err == nil
-		return err
+		done = true
+		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("error regenerating the trigger functions of %s: %w", st, err)

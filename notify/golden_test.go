@@ -22,7 +22,8 @@ func goldenTable(t *testing.T, entry string, cols []Column, pk []string, eq []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := Table{Table: parsed[0], AllColumns: cols}
+	// The last entry: a later entry of a table listed more than once.
+	tb := Table{Table: parsed[len(parsed)-1], AllColumns: cols}
 	if tb.Table.Key != nil {
 		tb.Key = *tb.Table.Key
 	} else {
@@ -98,12 +99,19 @@ func TestGeneratedSQL(t *testing.T) {
 		// index=: the value carries the row's index names (and scores).
 		{"index_where_expire", goldenTable(t, "users where=(active) expire_at=until index=by_org:{org} index=by_org_age:{org}@age index=signed_up@at",
 			[]Column{{"id", "integer"}, {"org", "text"}, {"age", "numeric(5,1)"}, {"at", "timestamp with time zone"}, {"until", "timestamptz"}, {"active", "boolean"}}, []string{"id"}, []string{"id"})},
+		// A table's second entry: functions, triggers and the marker of
+		// its own.
+		{"second_entry", goldenTable(t, "users; users key=user_by_email:{email} format=hash columns=id,name",
+			[]Column{{"id", "integer"}, {"email", "text"}, {"name", "text"}}, []string{"id"}, []string{"email"})},
 		// The fixed dollar tag and a quote in names and literals.
 		{"dollar_tag", goldenTable(t, `"we'ird"."a$pgredis$b" key=x$pgredis$y'{a$pgredis$b}`,
 			[]Column{{"a$pgredis$b", "text"}, {"v", "text"}}, []string{"a$pgredis$b"}, []string{"a$pgredis$b"})},
 	}
 	for _, c := range cases {
 		stmts := append(c.table.InstallSQL(), "-- render\n"+c.table.RenderSQL(), "-- fetch\n"+c.table.FetchSQL())
+		if c.table.Entry != "" {
+			stmts = append(stmts, "-- uninstall\n"+strings.Join(UninstallSQL(c.table.Table), ";\n"))
+		}
 		got := strings.Join(stmts, ";\n\n") + ";\n"
 		path := filepath.Join("testdata", "golden", c.name+".sql")
 		if *update {

@@ -50,7 +50,7 @@ func TriggersInstalled(ctx context.Context, q Querier, t spec.Table) (int, error
 	var n int
 	err := q.QueryRow(ctx, `SELECT count(*) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
 JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relname = $2 AND g.tgname = ANY($3)`,
-		t.Schema, t.Name, TriggerNames()).Scan(&n)
+		t.Schema, t.Name, EntryTriggerNames(t)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("error reading triggers of %s: %w", t, err)
 	}

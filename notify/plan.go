@@ -58,6 +58,7 @@ type registryRow struct {
 	FetchSQL    string `json:"fetch_sql"`
 	InstallHash string `json:"install_hash"`
 	CatalogHash string `json:"catalog_hash"`
+	Entry       string `json:"entry"`
 }
 
 func loadRegistry(ctx context.Context, q Querier) ([]registryRow, error) {
@@ -68,7 +69,7 @@ func loadRegistry(ctx context.Context, q Querier) ([]registryRow, error) {
 	if !exists {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT to_jsonb(t)::text FROM pgredis.tables t ORDER BY schema_name, table_name`)
+	rows, err := q.Query(ctx, `SELECT to_jsonb(t)::text FROM pgredis.tables t ORDER BY schema_name, table_name, to_jsonb(t)->>'entry' NULLS FIRST`)
 	if err != nil {
 		return nil, fmt.Errorf("error reading pgredis.tables: %w", err)
 	}
@@ -100,6 +101,7 @@ func (r registryRow) spec() (spec.Table, error) {
 	}
 	st := parsed[0]
 	st.Key = &key
+	st.Entry = r.Entry
 	return st, nil
 }
 
@@ -135,7 +137,9 @@ func installHash(stmts []string) string {
 // transition tables) and its trigger functions (body, settings, security,
 // owner, privileges). Raw catalog columns rather than pg_get_*def, whose
 // output depends on the session's search_path. $1 is the table, $2 the
-// LIKE pattern of its function names.
+// LIKE pattern of its function names, $3 whether it is the table's first
+// entry: the triggers of a table listed more than once are told apart by
+// their functions (a later entry's are named e_..., see FuncName).
 const catalogHashSQL = `
 SELECT coalesce(md5(string_agg(x, E'\n' ORDER BY x)), '') FROM (
 	SELECT concat_ws(' ', 'trigger', g.tgname, g.tgenabled, g.tgtype, fn.nspname || '.' || f.proname,
@@ -144,6 +148,7 @@ SELECT coalesce(md5(string_agg(x, E'\n' ORDER BY x)), '') FROM (
 	JOIN pg_catalog.pg_proc f ON f.oid = g.tgfoid
 	JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace
 	WHERE g.tgrelid = to_regclass($1) AND NOT g.tgisinternal AND (g.tgname LIKE 'pgredis%' OR fn.nspname = 'pgredis')
+		AND CASE WHEN $3 THEN f.proname NOT LIKE 'e\_%' ELSE f.proname LIKE $2 END
 	UNION ALL
 	SELECT concat_ws(' ', 'function', p.proname, md5(p.prosrc), p.proconfig::text, p.prosecdef, p.provolatile,
 		p.proowner, p.proacl::text, p.prolang, p.prorettype, p.proargtypes::text)
@@ -157,7 +162,7 @@ func catalogHash(ctx context.Context, q Querier, t spec.Table) (string, error) {
 	prefix := strings.TrimPrefix(FuncName(t, ""), "pgredis.")
 	pattern := strings.NewReplacer(`\`, `\\`, `_`, `\_`, `%`, `\%`).Replace(prefix) + "%"
 	var h string
-	if err := q.QueryRow(ctx, catalogHashSQL, t.Ident(), pattern).Scan(&h); err != nil {
+	if err := q.QueryRow(ctx, catalogHashSQL, t.Ident(), pattern, t.Entry == "").Scan(&h); err != nil {
 		return "", fmt.Errorf("error reading the triggers of %s: %w", t, err)
 	}
 	return h, nil
@@ -170,7 +175,7 @@ func triggerProblems(ctx context.Context, q Querier, t spec.Table) ([]string, er
 SELECT n.name, coalesce(g.tgenabled::text, '')
 FROM unnest($2::text[]) WITH ORDINALITY AS n(name, ord)
 LEFT JOIN pg_catalog.pg_trigger g ON g.tgrelid = to_regclass($1) AND g.tgname = n.name
-ORDER BY n.ord`, t.Ident(), TriggerNames())
+ORDER BY n.ord`, t.Ident(), EntryTriggerNames(t))
 	if err != nil {
 		return nil, fmt.Errorf("error reading the triggers of %s: %w", t, err)
 	}
@@ -213,15 +218,15 @@ func Plan(ctx context.Context, q Querier, tables []Table) ([]Step, error) {
 	var steps []Step
 	listed := map[string]bool{}
 	for _, t := range tables {
-		listed[t.Table.String()] = true
+		listed[t.Table.ID()] = true
 	}
 	for _, r := range rows {
 		st, err := r.spec()
 		if err != nil {
 			return nil, err
 		}
-		old[st.String()] = r
-		if !listed[st.String()] {
+		old[st.ID()] = r
+		if !listed[st.ID()] {
 			var exists bool
 			if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, st.Ident()).Scan(&exists); err != nil {
 				return nil, fmt.Errorf("error looking up table %s: %w", st, err)
@@ -233,7 +238,7 @@ func Plan(ctx context.Context, q Querier, tables []Table) ([]Step, error) {
 		n := t.normalized()
 		stmts := n.InstallSQL()
 		step := Step{Action: ActionInstall, Spec: n.Table, SQL: stmts, table: &n}
-		if r, ok := old[n.Table.String()]; ok {
+		if r, ok := old[n.Table.ID()]; ok {
 			if step.Why, err = whyUpdate(ctx, q, r, n, stmts); err != nil {
 				return nil, err
 			}

@@ -65,7 +65,7 @@ func LoadInstalled(ctx context.Context, q Querier) ([]Installed, error) {
 	if !exists {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT spec, key_template, version, render_sql, fetch_sql FROM pgredis.tables ORDER BY schema_name, table_name`)
+	rows, err := q.Query(ctx, `SELECT spec, key_template, version, render_sql, fetch_sql, coalesce(to_jsonb(t)->>'entry', '') FROM pgredis.tables t ORDER BY schema_name, table_name, 6`)
 	if err != nil {
 		return nil, fmt.Errorf("error reading pgredis.tables: %w", err)
 	}
@@ -73,8 +73,8 @@ func LoadInstalled(ctx context.Context, q Querier) ([]Installed, error) {
 	var out []Installed
 	for rows.Next() {
 		var in Installed
-		var specText, key string
-		if err := rows.Scan(&specText, &key, &in.Version, &in.RenderSQL, &in.FetchSQL); err != nil {
+		var specText, key, entry string
+		if err := rows.Scan(&specText, &key, &in.Version, &in.RenderSQL, &in.FetchSQL, &entry); err != nil {
 			return nil, fmt.Errorf("error reading pgredis.tables: %w", err)
 		}
 		parsed, err := spec.Parse(specText)
@@ -82,6 +82,7 @@ func LoadInstalled(ctx context.Context, q Querier) ([]Installed, error) {
 			return nil, fmt.Errorf("pgredis.tables holds a spec pgredis cannot parse (%q): %w; run pgredis migrate up", specText, err)
 		}
 		in.Table = parsed[0]
+		in.Entry = entry
 		if in.Key, err = spec.ParseTemplate(key); err != nil {
 			return nil, fmt.Errorf("pgredis.tables holds a key template pgredis cannot parse (%q): %w; run pgredis migrate up", key, err)
 		}

@@ -289,8 +289,14 @@ func (t Table) Version() string {
 }
 
 // FuncName is the schema-qualified name of one of the table's trigger
-// functions; a hash keeps it within 63 bytes for any table name.
+// functions; a hash keeps it within 63 bytes for any table name. A later
+// entry of a table listed more than once has functions of its own, named
+// with another prefix (e_) so that no LIKE pattern of the first entry's
+// names (t_HASH_%) matches them.
 func FuncName(table spec.Table, op string) string {
 	sum := sha256.Sum256([]byte(table.Schema + "\x00" + table.Name))
+	if table.Entry != "" {
+		return "pgredis.e_" + hex.EncodeToString(sum[:])[:16] + "_" + table.Entry + "_" + op
+	}
 	return "pgredis.t_" + hex.EncodeToString(sum[:])[:16] + "_" + op
 }

@@ -2,22 +2,38 @@ package notify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pgredis/pgredis/internal/spec"
 )
 
-// Trigger names on a synced table; fixed so they can be found and dropped.
-var triggerNames = map[string]string{
-	"ins":   "pgredis_ins",
-	"upd":   "pgredis_upd",
-	"del":   "pgredis_del",
-	"trunc": "pgredis_trunc",
+// triggerOps are the operations a synced table has a trigger for.
+var triggerOps = []string{"ins", "upd", "del", "trunc"}
+
+// TriggerName is the name of the entry's trigger for op; fixed so it can
+// be found and dropped. A later entry of a table listed more than once
+// has its own triggers, suffixed with its Entry.
+func TriggerName(t spec.Table, op string) string {
+	if t.Entry != "" {
+		return "pgredis_" + op + "_" + t.Entry
+	}
+	return "pgredis_" + op
 }
 
-// TriggerNames lists the triggers pgredis installs on every synced table.
+// TriggerNames lists the triggers pgredis installs on every synced table
+// (for the table's first entry; see EntryTriggerNames).
 func TriggerNames() []string {
 	return []string{"pgredis_ins", "pgredis_upd", "pgredis_del", "pgredis_trunc"}
+}
+
+// EntryTriggerNames lists the triggers pgredis installs for the entry.
+func EntryTriggerNames(t spec.Table) []string {
+	out := make([]string, 0, len(triggerOps))
+	for _, op := range triggerOps {
+		out = append(out, TriggerName(t, op))
+	}
+	return out
 }
 
 // header renders the payload's first line. nextval makes every
@@ -416,7 +432,7 @@ func (t Table) InstallSQL() []string {
 		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")))))
 	trunc := join(queueing, sendPayload(header(t.Version())+" || 'T'"))
 	tbl := t.Ident()
-	return []string{
+	stmts := []string{
 		t.function("ins", ins), t.comment("ins"),
 		t.function("upd", upd), t.comment("upd"),
 		t.function("del", del), t.comment("del"),
@@ -425,16 +441,18 @@ func (t Table) InstallSQL() []string {
 		// now; recorded before the ALTER below, which the event trigger sees.
 		recordShapeSQL(t.Table),
 		suspendEventTrigger,
-		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER INSERT ON %s REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["ins"], tbl, FuncName(t.Table, "ins")),
-		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER UPDATE ON %s REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["upd"], tbl, FuncName(t.Table, "upd")),
-		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER DELETE ON %s REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["del"], tbl, FuncName(t.Table, "del")),
-		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()", triggerNames["trunc"], tbl, FuncName(t.Table, "trunc")),
+		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER INSERT ON %s REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", TriggerName(t.Table, "ins"), tbl, FuncName(t.Table, "ins")),
+		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER UPDATE ON %s REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION %s()", TriggerName(t.Table, "upd"), tbl, FuncName(t.Table, "upd")),
+		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER DELETE ON %s REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION %s()", TriggerName(t.Table, "del"), tbl, FuncName(t.Table, "del")),
+		fmt.Sprintf("CREATE OR REPLACE TRIGGER %s AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()", TriggerName(t.Table, "trunc"), tbl, FuncName(t.Table, "trunc")),
 		// ALWAYS: logical replication apply and sessions with
 		// session_replication_role = replica skip ordinary triggers.
 		fmt.Sprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s, ENABLE ALWAYS TRIGGER %s, ENABLE ALWAYS TRIGGER %s, ENABLE ALWAYS TRIGGER %s",
-			tbl, triggerNames["ins"], triggerNames["upd"], triggerNames["del"], triggerNames["trunc"]),
+			tbl, TriggerName(t.Table, "ins"), TriggerName(t.Table, "upd"), TriggerName(t.Table, "del"), TriggerName(t.Table, "trunc")),
 		resumeEventTrigger,
 	}
+	// A later entry records no shape (recordShapeSQL).
+	return slices.DeleteFunc(stmts, func(s string) bool { return s == "" })
 }
 
 // UninstallSQL drops the table's triggers (when the table still exists)
@@ -443,7 +461,7 @@ func UninstallSQL(t spec.Table) []string {
 	// The triggers pgredis.sync_triggers put on the table's partitions,
 	// inheritance children (and tables they left) depend on its functions.
 	stmts := []string{familyUninstallSQL(t)}
-	for _, trg := range TriggerNames() {
+	for _, trg := range EntryTriggerNames(t) {
 		stmts = append(stmts, fmt.Sprintf(`DO $$ BEGIN IF to_regclass(%s) IS NOT NULL THEN DROP TRIGGER IF EXISTS %s ON %s; END IF; END $$`,
 			spec.QuoteLiteral(t.Ident()), trg, t.Ident()))
 	}

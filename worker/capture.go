@@ -43,10 +43,13 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 	log := w.cfg.Logger
 	for _, in := range installed {
 		name := in.Table.String()
+		// A table listed more than once is checked entry by entry; what
+		// is found is reported, and refreshed, for the table.
+		id := in.Table.ID()
 		// A table whose own triggers are missing (dropped by hand, or a
 		// table swapped in by renames) is migrate up's to repair: it is
 		// only reported, as a worker starting on it refuses to.
-		if n, err := notify.TriggersInstalled(ctx, w.pool, in.Table); active && err == nil && n == len(notify.TriggerNames()) {
+		if n, err := notify.TriggersInstalled(ctx, w.pool, in.Table); active && err == nil && n == len(notify.TriggerNames()) && in.Entry == "" {
 			changes, err := w.syncTriggers(ctx, in.Table)
 			if err != nil {
 				log.Debug("cannot install the table's triggers on its partitions", "table", name, "error", err)
@@ -69,7 +72,7 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 				disabled = true
 			case "stale":
 				stale = true
-				if active && st.asked[name] == 0 {
+				if active && st.asked[id] == 0 {
 					// The apply loop regenerates them; report only if it cannot.
 					continue
 				}
@@ -77,16 +80,16 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 			msgs = append(msgs, p.String())
 		}
 		if stale && active {
-			st.asked[name]++
+			st.asked[id]++
 			w.requestRefresh(ctx, name)
 		} else if !stale {
-			delete(st.asked, name)
+			delete(st.asked, id)
 		}
-		if st.disabled[name] && !disabled && active {
+		if st.disabled[id] && !disabled && active {
 			log.Info("the table's pgredis trigger fires again; reconciling the table", "table", name)
 			w.requestRefresh(ctx, name)
 		}
-		st.disabled[name] = disabled
+		st.disabled[id] = disabled
 		msg := strings.Join(msgs, "; ")
 		switch prev := unfit[name]; {
 		case msg == "":
@@ -97,11 +100,11 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 		case !strings.Contains(prev, msg):
 			unfit[name] = prev + "; " + msg
 		}
-		if msg != st.reported[name] {
+		if msg != st.reported[id] {
 			if msg != "" {
 				log.Error("writes to the table are not captured as installed", "table", name, "problem", msg)
 			}
-			st.reported[name] = msg
+			st.reported[id] = msg
 		}
 	}
 }

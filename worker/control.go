@@ -2,6 +2,7 @@ package worker
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/pgredis/pgredis/notify"
@@ -82,22 +83,23 @@ func pick(tables map[string]*table, names []string) ([]*table, error) {
 	for _, t := range tables {
 		all = append(all, t)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Table.String() < all[j].Table.String() })
+	sort.Slice(all, func(i, j int) bool { return all[i].Table.ID() < all[j].Table.ID() })
 	if len(names) == 0 {
 		return all, nil
 	}
+	// A name picks every entry of a table listed more than once.
 	var out []*table
 	for _, n := range names {
-		var found *table
+		found := false
 		for _, t := range all {
-			if t.Table.Named(n) {
-				found = t
+			if t.Table.Named(n) && !slices.Contains(out, t) {
+				out = append(out, t)
+				found = true
 			}
 		}
-		if found == nil {
+		if !found && !slices.ContainsFunc(out, func(t *table) bool { return t.Table.Named(n) }) {
 			return nil, fmt.Errorf("table %s is not synced", n)
 		}
-		out = append(out, found)
 	}
 	return out, nil
 }

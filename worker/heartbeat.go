@@ -140,11 +140,11 @@ func (w *Worker) unfitTables(ctx context.Context) map[string]string {
 	}
 	byName := map[string]notify.Installed{}
 	for _, in := range installed {
-		byName[in.Table.String()] = in
+		byName[in.Table.ID()] = in
 	}
 	unfit := map[string]string{}
 	for _, st := range w.cfg.Tables {
-		in, ok := byName[st.String()]
+		in, ok := byName[st.ID()]
 		if !ok {
 			unfit[st.String()] = "its pgredis trigger and registry entry are gone (pgredis migrate down ran, or the pgredis schema was dropped), so its changes are not mirrored"
 			continue

@@ -401,21 +401,22 @@ func (m *machine) batch(ctx context.Context, batch []string) (mode, error) {
 }
 
 // retable switches to a reread registry, carrying the dirty marks and
-// quarantines over by table name.
+// quarantines over by table name (and entry, for a table listed more
+// than once).
 func (m *machine) retable(tables map[string]*table) {
 	byName := map[string]*table{}
 	for _, t := range tables {
-		byName[t.Table.String()] = t
+		byName[t.Table.ID()] = t
 	}
 	dirty, quarantine := m.dirty, m.quarantine
 	m.tables, m.dirty, m.quarantine = tables, map[*table]bool{}, map[*table]*quarantined{}
 	for t := range dirty {
-		if n := byName[t.Table.String()]; n != nil {
+		if n := byName[t.Table.ID()]; n != nil {
 			m.dirty[n] = true
 		}
 	}
 	for t, q := range quarantine {
-		if n := byName[t.Table.String()]; n != nil {
+		if n := byName[t.Table.ID()]; n != nil {
 			m.quarantine[n] = q
 		}
 	}

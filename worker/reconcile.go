@@ -124,7 +124,7 @@ func (w *reconciler) audit(ctx context.Context, t *table) (Report, error) {
 
 func (w *reconciler) run(ctx context.Context, t *table, dry bool, progress *meter, byRow bool) (rep Report, err error) {
 	start := time.Now()
-	rep = Report{Table: t.Table.String(), DryRun: dry}
+	rep = Report{Table: t.Table.Label(), DryRun: dry}
 	defer func() {
 		w.observeReconcile(rep, err)
 		w.cfg.Metrics.reconciledExpired(rep)

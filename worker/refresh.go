@@ -24,21 +24,14 @@ func (m *machine) refresh(ctx context.Context, names []string) error {
 		if err != nil {
 			continue // no longer synced by this worker
 		}
-		t := picked[0]
-		done, err := m.regenerate(ctx, t.Table)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil
-		case errors.Is(err, notify.ErrUnfit):
-			// The periodic check reports it (readiness, status, the log).
-			m.cfg.Logger.Debug("cannot regenerate the table's trigger functions", "table", name, "error", err)
-		case err != nil:
-			m.cfg.Logger.Error("cannot regenerate the table's trigger functions for its changed columns; run pgredis migrate up", "table", name, "error", err)
-		case done:
-			m.cfg.Logger.Info("the table's columns changed; its trigger functions were regenerated", "table", name)
-			regenerated = true
+		// Every entry of a table listed more than once: the first call
+		// regenerates them all (notify.Regenerate), the others find
+		// nothing stale.
+		for _, t := range picked {
+			if m.refreshOne(ctx, name, t) {
+				regenerated = true
+			}
 		}
-		m.dirty[t] = true
 	}
 	if !regenerated {
 		return nil
@@ -51,4 +44,25 @@ func (m *machine) refresh(ctx context.Context, names []string) error {
 	}
 	m.retable(tables)
 	return nil
+}
+
+// refreshOne regenerates one entry's trigger functions when stale and
+// marks it for a reconcile; it reports whether it regenerated.
+func (m *machine) refreshOne(ctx context.Context, name string, t *table) bool {
+	done, err := m.regenerate(ctx, t.Table)
+	if err != nil && ctx.Err() != nil {
+		return false
+	}
+	m.dirty[t] = true
+	switch {
+	case errors.Is(err, notify.ErrUnfit):
+		// The periodic check reports it (readiness, status, the log).
+		m.cfg.Logger.Debug("cannot regenerate the table's trigger functions", "table", name, "error", err)
+	case err != nil:
+		m.cfg.Logger.Error("cannot regenerate the table's trigger functions for its changed columns; run pgredis migrate up", "table", name, "error", err)
+	case done:
+		m.cfg.Logger.Info("the table's columns changed; its trigger functions were regenerated", "table", name)
+		return true
+	}
+	return false
 }

@@ -101,13 +101,14 @@ func (w *Worker) loadTables(ctx context.Context, strict bool) (map[string]*table
 	if err != nil {
 		return nil, err
 	}
+	// By entry: a table listed more than once has a registry row each.
 	byName := map[string]notify.Installed{}
 	for _, in := range installed {
-		byName[in.Table.String()] = in
+		byName[in.Table.ID()] = in
 	}
 	tables := map[string]*table{}
 	for _, st := range w.cfg.Tables {
-		in, ok := byName[st.String()]
+		in, ok := byName[st.ID()]
 		if !ok {
 			return nil, fatalError{registryMismatch{fmt.Sprintf("table %s has no pgredis trigger installed", st)}}
 		}
@@ -129,7 +130,7 @@ func (w *Worker) loadTables(ctx context.Context, strict bool) (map[string]*table
 		if want := len(notify.TriggerNames()); strict && n < want {
 			return nil, fmt.Errorf("table %s is registered but %d of its %d pgredis triggers are missing: run pgredis migrate up with this PGREDIS_TABLES", st, want-n, want)
 		}
-		delete(byName, st.String())
+		delete(byName, st.ID())
 		tables[in.Version] = newTable(in)
 	}
 	for name := range byName {

@@ -52,7 +52,8 @@ var docs = map[string]cmdDoc{
 		synopsis: "resync [--dry-run [--exit-code]] [TABLE...]",
 		about: "Reconciles Redis with all (or the named) synced tables once and prints, per table, rows\n" +
 			"scanned, keys written, keys deleted and keys already correct. TABLE is a name as in\n" +
-			"PGREDIS_TABLES (products, public.products, PRODUCTS, \"Settings\"). Safe while a worker runs.\n" +
+			"PGREDIS_TABLES (products, public.products, PRODUCTS, \"Settings\"); a table listed more than once\n" +
+			"is reconciled entry by entry, a line each. Safe while a worker runs.\n" +
 			"Exit status: 0 done, 1 error, 2 bad command line; with --dry-run --exit-code, 3 when drift was found.",
 		env: []string{"DATABASE_URL", "redis", "PGREDIS_TABLES", "PGREDIS_STATE_PREFIX", "PGREDIS_LOG_FORMAT", "PGREDIS_LOG_LEVEL",
 			"PGREDIS_PROGRESS_INTERVAL", "PGREDIS_STANDBY_POLL"},

@@ -38,7 +38,7 @@ func precheck(ctx context.Context, e *env, specs []spec.Table, rdb redis.Univers
 	for _, st := range specs {
 		var in *notify.Installed
 		for i := range installed {
-			if installed[i].Table.String() != st.String() {
+			if installed[i].Table.ID() != st.ID() {
 				continue
 			}
 			// Meaning, not spelling, as the worker compares them.

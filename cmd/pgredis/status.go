@@ -142,11 +142,12 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 		names = append(names, in.Table)
 	}
 	for _, c := range configured {
-		if !slices.ContainsFunc(names, func(t spec.Table) bool { return t.String() == c.String() }) {
+		if !slices.ContainsFunc(names, func(t spec.Table) bool { return t.ID() == c.ID() }) {
 			names = append(names, c)
 		}
 	}
-	slices.SortFunc(names, func(a, b spec.Table) int { return strings.Compare(a.String(), b.String()) })
+	// A table listed more than once has a line per entry, its key in the spec.
+	slices.SortFunc(names, func(a, b spec.Table) int { return strings.Compare(a.ID(), b.ID()) })
 	rdb, err := e.redis()
 	if err != nil {
 		return nil, err
@@ -171,7 +172,7 @@ func collectStatus(ctx context.Context, e *env) (*statusReport, error) {
 			ts.Trigger = "partial"
 		}
 		for _, in := range installed {
-			if in.Table.String() == t.String() {
+			if in.Table.ID() == t.ID() {
 				st, key := in.Table, in.Key
 				st.Key = &key
 				ts.Spec = strings.TrimPrefix(st.Canonical(), st.Ident()+" ")

@@ -5,6 +5,8 @@
 package spec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -43,6 +45,36 @@ type Table struct {
 	Exclude []string
 	// Indexes are the index= options, in the order given.
 	Indexes []Index
+	// Entry tells apart the entries of a table listed more than once:
+	// empty for its first entry (so a table listed once is installed as
+	// it always was), for a later one a hash of its key template as
+	// written. Its trigger functions and triggers are named after it.
+	Entry string
+}
+
+// ID names the entry: the table's name, with the entry's hash for a
+// later entry of a table listed more than once.
+func (t Table) ID() string {
+	if t.Entry == "" {
+		return t.String()
+	}
+	return t.String() + "#" + t.Entry
+}
+
+// Label names the entry for people: the table's name, followed for a
+// later entry of a table listed more than once by its key template.
+func (t Table) Label() string {
+	if t.Entry == "" || t.Key == nil {
+		return t.String()
+	}
+	return t.String() + " (key=" + t.Key.String() + ")"
+}
+
+// EntryID is the Entry of a later entry of a table whose key template is
+// written key (empty for the default key).
+func EntryID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])[:8]
 }
 
 // Ident is the table's schema-qualified name, quoted for SQL.
@@ -199,6 +231,7 @@ func (t Table) Normalized() Table {
 func Parse(s string) ([]Table, error) {
 	var tables []Table
 	seen := map[string]bool{}
+	keys := map[string]bool{}
 	entries, raws, err := splitEntries(s)
 	if err != nil {
 		return nil, err
@@ -208,8 +241,22 @@ func Parse(s string) ([]Table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PGREDIS_TABLES entry %q: %w", raws[i], err)
 		}
+		// A table may be listed more than once, each entry its own
+		// mirror under its own key template (their overlap is refused
+		// once the keys are resolved, see notify.CheckOverlaps).
+		key := ""
+		if t.Key != nil {
+			key = t.Key.String()
+		}
+		if keys[t.String()+"\x00"+key] {
+			if key == "" {
+				return nil, fmt.Errorf("PGREDIS_TABLES lists table %s twice without key= (each entry of a table listed more than once needs its own key template)", t)
+			}
+			return nil, fmt.Errorf("PGREDIS_TABLES lists table %s twice with key=%s (each entry of a table listed more than once needs its own key template)", t, key)
+		}
+		keys[t.String()+"\x00"+key] = true
 		if seen[t.String()] {
-			return nil, fmt.Errorf("PGREDIS_TABLES lists table %s twice (a second entry per table is not supported yet; for a lookup by another column, add index=NAME:{column} to the entry)", t)
+			t.Entry = EntryID(key)
 		}
 		seen[t.String()] = true
 		tables = append(tables, t)

@@ -257,3 +257,42 @@ func TestParseWhere(t *testing.T) {
 		}
 	}
 }
+
+// A table may be listed more than once with different key templates: the
+// first entry is the table's as if listed once (Entry empty), a later one
+// is named by a hash of its key template as written, whatever else the
+// list holds or where the entry sits.
+func TestParseTableListedTwice(t *testing.T) {
+	t.Parallel()
+	got, err := Parse("users; orders; public.users key=user_by_email:{email} format=hash columns=id,name; USERS key=u:{name}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0].Entry != "" || got[1].Entry != "" || got[2].Entry == "" || got[3].Entry == "" || got[2].Entry == got[3].Entry {
+		t.Fatalf("entries %+v", got)
+	}
+	if got[2].Entry != EntryID("user_by_email:{email}") || len(got[2].Entry) != 8 {
+		t.Fatalf("entry %q, want the hash of its key template", got[2].Entry)
+	}
+	if got[0].ID() != "public.users" || got[2].ID() != "public.users#"+got[2].Entry {
+		t.Fatalf("IDs %q %q", got[0].ID(), got[2].ID())
+	}
+	if l := got[2].Label(); l != "public.users (key=user_by_email:{email})" {
+		t.Fatalf("Label = %q", l)
+	}
+	again, err := Parse("public.users key=u:{name}; orders; users key=user_by_email:{email} format=json; users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Entry != "" || again[2].Entry != got[2].Entry || again[3].Entry != EntryID("") {
+		t.Fatalf("entries %+v", again)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"users; USERS", "lists table public.users twice without key="},
+		{"users key=a:{id}; orders; public.users key=a:{id} format=hash", "lists table public.users twice with key=a:{id}"},
+	} {
+		if _, err := Parse(c.in); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Parse(%q) = %v, want %q", c.in, err, c.want)
+		}
+	}
+}

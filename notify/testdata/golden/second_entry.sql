@@ -1,0 +1,393 @@
+CREATE OR REPLACE FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_ins() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
+	pgredis_q boolean;
+BEGIN
+	pgredis_e := pg_catalog.set_config('pgredis.e_3ab2afaa9e09b13e_4083784b_seen', pg_catalog.statement_timestamp()::text, true);
+	SELECT one.c, n.k, n.v INTO pgredis_rows, pgredis_nk, pgredis_nv
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'user_by_email:' || (n."email")::text AS k, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (n."id")::text, 'name', (n."name")::text))::text AS v FROM pgredis_new n WHERE one.c = 1 OFFSET 0) n ON true;
+	IF pgredis_rows = 1 AND (pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
+				END IF;
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE
+					WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+						THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+					WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+					ELSE 'X0:'
+				END AS e
+				FROM (
+					SELECT
+						'user_by_email:' || (n."email")::text AS k,
+						pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (n."id")::text, 'name', (n."name")::text))::text AS v,
+						'R1:' || pg_catalog.octet_length((n."email")::text)::text || ':' || (n."email")::text AS f
+					FROM pgredis_new n
+					OFFSET 0
+				) x
+				WHERE x.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
+				END IF;
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
+		END IF;
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'ins', 'public.users', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_ins() IS 'pgredis: ins trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" key=user_by_email:{email} format=hash columns=id,name (version f3e3bd9e6336d443)';
+
+CREATE OR REPLACE FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_upd() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
+	pgredis_q boolean;
+BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.e_3ab2afaa9e09b13e_4083784b_seen', true) = pg_catalog.statement_timestamp()::text, false);
+	pgredis_e := pg_catalog.set_config('pgredis.e_3ab2afaa9e09b13e_4083784b_seen', pg_catalog.statement_timestamp()::text, true);
+	SELECT one.c, n.k, n.v, o.k INTO pgredis_rows, pgredis_nk, pgredis_nv, pgredis_ok
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'user_by_email:' || (n."email")::text AS k, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (n."id")::text, 'name', (n."name")::text))::text AS v FROM pgredis_new n WHERE one.c = 1 OFFSET 0) n ON true
+		LEFT JOIN LATERAL (SELECT 'user_by_email:' || (o."email")::text AS k FROM pgredis_old o WHERE one.c = 1 OFFSET 0) o ON true;
+	IF pgredis_rows = 1 AND (pgredis_nk IS NULL OR pg_catalog.octet_length(pgredis_nk) + pg_catalog.octet_length(pgredis_nv) <= 7600) AND (pgredis_ok IS NULL OR pgredis_ok IS NOT DISTINCT FROM pgredis_nk OR NOT pgredis_seen) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_nk IS NOT NULL THEN 'S' || pg_catalog.octet_length(pgredis_nk)::text || ':' || pgredis_nk || pg_catalog.octet_length(pgredis_nv)::text || ':' || pgredis_nv END,
+				CASE WHEN pgredis_ok IS DISTINCT FROM pgredis_nk THEN CASE WHEN pgredis_ok IS NOT NULL THEN CASE WHEN pg_catalog.octet_length(pgredis_ok) <= 7600 THEN 'D' || pg_catalog.octet_length(pgredis_ok)::text || ':' || pgredis_ok ELSE 'X0:' END END END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
+				END IF;
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE
+					WHEN pg_catalog.octet_length(x.k) + pg_catalog.octet_length(x.v) <= 7600
+						THEN 'S' || pg_catalog.octet_length(x.k)::text || ':' || x.k || pg_catalog.octet_length(x.v)::text || ':' || x.v
+					WHEN pg_catalog.octet_length(x.f) <= 7600 THEN x.f
+					ELSE 'X0:'
+				END AS e
+				FROM (
+					SELECT
+						'user_by_email:' || (n."email")::text AS k,
+						pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (n."id")::text, 'name', (n."name")::text))::text AS v,
+						'R1:' || pg_catalog.octet_length((n."email")::text)::text || ':' || (n."email")::text AS f
+					FROM pgredis_new n
+					OFFSET 0
+				) x
+				WHERE x.k IS NOT NULL
+				UNION ALL
+				SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+				FROM (
+					SELECT g.k
+					FROM (
+						SELECT 'user_by_email:' || (o."email")::text, o."email" FROM pgredis_old o
+						EXCEPT
+						SELECT 'user_by_email:' || (n."email")::text, n."email" FROM pgredis_new n
+					) g(k, c1)
+					WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+						SELECT FROM "public"."users" c
+						WHERE c."email" OPERATOR(pg_catalog.=) g.c1
+							AND 'user_by_email:' || (c."email")::text = g.k
+					) ELSE true END
+				) d(k)
+				WHERE d.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
+				END IF;
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
+		END IF;
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'upd', 'public.users', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_upd() IS 'pgredis: upd trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" key=user_by_email:{email} format=hash columns=id,name (version f3e3bd9e6336d443)';
+
+CREATE OR REPLACE FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_del() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
+	pgredis_q boolean;
+BEGIN
+	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.e_3ab2afaa9e09b13e_4083784b_seen', true) = pg_catalog.statement_timestamp()::text, false);
+	SELECT one.c, o.k INTO pgredis_rows, pgredis_ok
+	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_old LIMIT 2) l) one
+		LEFT JOIN LATERAL (SELECT 'user_by_email:' || (o."email")::text AS k FROM pgredis_old o WHERE one.c = 1 OFFSET 0) o ON true;
+	IF pgredis_rows = 1 AND (pgredis_ok IS NULL OR NOT pgredis_seen) THEN
+		FOREACH pgredis_e IN ARRAY pg_catalog.array_remove(ARRAY[
+				CASE WHEN pgredis_ok IS NOT NULL THEN CASE WHEN pg_catalog.octet_length(pgredis_ok) <= 7600 THEN 'D' || pg_catalog.octet_length(pgredis_ok)::text || ':' || pgredis_ok ELSE 'X0:' END END
+			], NULL)
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
+				END IF;
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	ELSE
+		FOR pgredis_e IN
+			SELECT CASE WHEN pg_catalog.octet_length(d.k) <= 7600 THEN 'D' || pg_catalog.octet_length(d.k)::text || ':' || d.k ELSE 'X0:' END AS e
+				FROM (
+					SELECT g.k
+					FROM (
+						SELECT 'user_by_email:' || (o."email")::text, o."email" FROM pgredis_old o
+					) g(k, c1)
+					WHERE CASE WHEN pgredis_seen THEN NOT EXISTS (
+						SELECT FROM "public"."users" c
+						WHERE c."email" OPERATOR(pg_catalog.=) g.c1
+							AND 'user_by_email:' || (c."email")::text = g.k
+					) ELSE true END
+				) d(k)
+				WHERE d.k IS NOT NULL
+		LOOP
+			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
+				IF pgredis_hdr IS NULL THEN
+					pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_q := pgredis.queueing();
+				END IF;
+				IF pgredis_q THEN
+					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+				ELSE
+					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				END IF;
+				pgredis_buf := '';
+			END IF;
+			pgredis_buf := pgredis_buf || pgredis_e;
+		END LOOP;
+	END IF;
+	IF pgredis_buf <> '' THEN
+		IF pgredis_hdr IS NULL THEN
+			pgredis_hdr := 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_q := pgredis.queueing();
+		END IF;
+		IF pgredis_q THEN
+			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
+		ELSE
+			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		END IF;
+	END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'del', 'public.users', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_del() IS 'pgredis: del trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" key=user_by_email:{email} format=hash columns=id,name (version f3e3bd9e6336d443)';
+
+CREATE OR REPLACE FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_trunc() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone TO 'UTC'
+SET DateStyle TO 'ISO', 'MDY'
+SET IntervalStyle TO 'postgres'
+SET extra_float_digits TO '1'
+SET bytea_output TO 'hex'
+SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+SET lc_monetary TO 'C'
+SET standard_conforming_strings TO 'on'
+AS $pgredis$
+#variable_conflict use_column
+DECLARE
+	pgredis_buf text := '';
+	pgredis_e text;
+	pgredis_hdr text;
+	pgredis_seen boolean;
+	pgredis_rows bigint;
+	pgredis_nk text;
+	pgredis_nv text;
+	pgredis_ok text;
+	pgredis_q boolean;
+BEGIN
+	pgredis_q := pgredis.queueing();
+	IF pgredis_q THEN
+	PERFORM pgredis.enqueue('p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+ELSE
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+END IF;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	RAISE WARNING 'pgredis: the % trigger on % failed, so the worker will reconcile the table: %', 'trunc', 'public.users', SQLERRM;
+	PERFORM pg_catalog.pg_notify('pgredis', 'p2 f3e3bd9e6336d443 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'X' || pg_catalog.octet_length(m)::text || ':' || m)
+		FROM (SELECT pg_catalog.left('trigger on public.users failed: ' || SQLERRM, 2000) AS m) e;
+	RETURN NULL;
+END
+$pgredis$;
+
+COMMENT ON FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_trunc() IS 'pgredis: trunc trigger function of public.users, installed by pgredis migrate up for the spec "public"."users" key=user_by_email:{email} format=hash columns=id,name (version f3e3bd9e6336d443)';
+
+SELECT set_config('pgredis.in_ddl', 'on', true);
+
+CREATE OR REPLACE TRIGGER pgredis_ins_4083784b AFTER INSERT ON "public"."users" REFERENCING NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_ins();
+
+CREATE OR REPLACE TRIGGER pgredis_upd_4083784b AFTER UPDATE ON "public"."users" REFERENCING OLD TABLE AS pgredis_old NEW TABLE AS pgredis_new FOR EACH STATEMENT EXECUTE FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_upd();
+
+CREATE OR REPLACE TRIGGER pgredis_del_4083784b AFTER DELETE ON "public"."users" REFERENCING OLD TABLE AS pgredis_old FOR EACH STATEMENT EXECUTE FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_del();
+
+CREATE OR REPLACE TRIGGER pgredis_trunc_4083784b AFTER TRUNCATE ON "public"."users" FOR EACH STATEMENT EXECUTE FUNCTION pgredis.e_3ab2afaa9e09b13e_4083784b_trunc();
+
+ALTER TABLE "public"."users" ENABLE ALWAYS TRIGGER pgredis_ins_4083784b, ENABLE ALWAYS TRIGGER pgredis_upd_4083784b, ENABLE ALWAYS TRIGGER pgredis_del_4083784b, ENABLE ALWAYS TRIGGER pgredis_trunc_4083784b;
+
+SELECT set_config('pgredis.in_ddl', 'off', true);
+
+-- render
+SELECT k, v FROM (SELECT 'user_by_email:' || (r."email")::text AS k, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (r."id")::text, 'name', (r."name")::text))::text AS v FROM "public"."users" r) x WHERE k IS NOT NULL;
+
+-- fetch
+SELECT k, v FROM (SELECT 'user_by_email:' || (r."email")::text AS k, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('id', (r."id")::text, 'name', (r."name")::text))::text AS v FROM "public"."users" r WHERE r."email" = $1::text) x WHERE k IS NOT NULL;
+
+-- uninstall
+DO $pgredis_uninstall$ DECLARE r record; BEGIN
+FOR r IN SELECT g.tgname, g.tgrelid::regclass AS rel FROM pg_trigger g
+	WHERE g.tgname LIKE 'pgredis\_%' AND g.tgparentid = 0 AND (g.tgfoid IN (SELECT to_regprocedure(f) FROM unnest(ARRAY['pgredis.e_3ab2afaa9e09b13e_4083784b_ins()', 'pgredis.e_3ab2afaa9e09b13e_4083784b_upd()', 'pgredis.e_3ab2afaa9e09b13e_4083784b_del()', 'pgredis.e_3ab2afaa9e09b13e_4083784b_trunc()']) f))
+LOOP EXECUTE format('DROP TRIGGER %I ON %s', r.tgname, r.rel); END LOOP; END $pgredis_uninstall$;
+DO $$ BEGIN IF to_regclass('"public"."users"') IS NOT NULL THEN DROP TRIGGER IF EXISTS pgredis_ins_4083784b ON "public"."users"; END IF; END $$;
+DO $$ BEGIN IF to_regclass('"public"."users"') IS NOT NULL THEN DROP TRIGGER IF EXISTS pgredis_upd_4083784b ON "public"."users"; END IF; END $$;
+DO $$ BEGIN IF to_regclass('"public"."users"') IS NOT NULL THEN DROP TRIGGER IF EXISTS pgredis_del_4083784b ON "public"."users"; END IF; END $$;
+DO $$ BEGIN IF to_regclass('"public"."users"') IS NOT NULL THEN DROP TRIGGER IF EXISTS pgredis_trunc_4083784b ON "public"."users"; END IF; END $$;
+DROP FUNCTION IF EXISTS pgredis.e_3ab2afaa9e09b13e_4083784b_ins();
+DROP FUNCTION IF EXISTS pgredis.e_3ab2afaa9e09b13e_4083784b_upd();
+DROP FUNCTION IF EXISTS pgredis.e_3ab2afaa9e09b13e_4083784b_del();
+DROP FUNCTION IF EXISTS pgredis.e_3ab2afaa9e09b13e_4083784b_trunc();
