@@ -115,7 +115,7 @@ CREATE TABLE ev (id int, d int, email text) PARTITION BY RANGE (d); CREATE TABLE
 // An upgrade from the version before migration 6 (one registry row per
 // table) reinstalls nothing: every installed table is its first entry.
 // A dry run reads the older registry too.
-func TestMigrateUpFromVersion4(t *testing.T) {
+func TestMigrateUpFromVersion5(t *testing.T) {
 	t.Parallel()
 	needServers(t)
 	url, env := appDB(t)
@@ -126,15 +126,16 @@ func TestMigrateUpFromVersion4(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec1(t, conn, string(sql))
-	exec1(t, conn, `UPDATE pgredis.schema_migrations SET version = 4`)
 	latest, err := migrations.Latest()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The version before 6 (the registry's entry column) is 5.
+	exec1(t, conn, string(sql))
+	exec1(t, conn, `UPDATE pgredis.schema_migrations SET version = 5`)
 	r := mustRun(t, env, "migrate", "up", "--dry-run")
 	requireLines(t, r, "would",
-		fmt.Sprintf("would apply pgredis's migrations from version 4 to %d", latest),
+		fmt.Sprintf("would apply pgredis's migrations from version 5 to %d", latest),
 		"would install 0, update 0, remove 0; 2 unchanged")
 	r = mustRun(t, env, "migrate", "up")
 	requireLines(t, r, "unchanged:", "unchanged: public.users key=users:{id} format=json",
