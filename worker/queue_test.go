@@ -191,22 +191,8 @@ func TestCaptureTransactionAcrossSwitch(t *testing.T) {
 // before it is in Redis: the worker drains the queue before it answers.
 func TestCaptureQueueBarrier(t *testing.T) {
 	t.Parallel()
-	b := pgredistest.New(t, hotDDL, "hot")
-	cfg := b.Config(t)
-	cfg.Capture = worker.CaptureQueue
 	// A slow poll: only the barrier's drain can bring the change in time.
-	cfg.CapturePoll = time.Hour
-	cfg.HeartbeatInterval = time.Hour
-	reg := prometheus.NewRegistry()
-	cfg.Metrics = worker.NewMetrics(reg)
-	b.StartWorkerWith(t, cfg)
-	b.WaitMirror(t, 30*time.Second)
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if q, _ := switches(t, reg); q < 1 {
-			return fmt.Errorf("not in queue mode yet")
-		}
-		return nil
-	})
+	b, reg := startQueueMode(t, nil)
 	ctx := context.Background()
 	for i := 1; i <= 50; i++ {
 		b.Exec(t, `UPDATE hot SET v = $1 WHERE id = 3`, i)
@@ -223,6 +209,32 @@ func TestCaptureQueueBarrier(t *testing.T) {
 	if mode := gaugeOf(t, reg, "pgredis_capture_mode"); mode != 1 {
 		t.Fatalf("capture mode %v, want 1 (queue)", mode)
 	}
+}
+
+// startQueueMode starts a worker on the hot table held in queue mode,
+// draining only when something asks it to (an hour's poll, no
+// heartbeats), and waits until it switched.
+func startQueueMode(t *testing.T, configure func(*worker.Config)) (*pgredistest.Bundle, *prometheus.Registry) {
+	t.Helper()
+	b := pgredistest.New(t, hotDDL, "hot")
+	cfg := b.Config(t)
+	cfg.Capture = worker.CaptureQueue
+	cfg.CapturePoll = time.Hour
+	cfg.HeartbeatInterval = time.Hour
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = worker.NewMetrics(reg)
+	if configure != nil {
+		configure(&cfg)
+	}
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if q, _ := switches(t, reg); q < 1 {
+			return fmt.Errorf("not in queue mode yet")
+		}
+		return nil
+	})
+	return b, reg
 }
 
 func gaugeOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
@@ -247,23 +259,8 @@ func gaugeOf(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // rebuild's reconcile).
 func TestCaptureQueueBound(t *testing.T) {
 	t.Parallel()
-	b := pgredistest.New(t, hotDDL, "hot")
-	cfg := b.Config(t)
-	cfg.Capture = worker.CaptureQueue
-	cfg.CapturePoll = time.Hour
-	cfg.HeartbeatInterval = time.Hour
 	var logs *pgredistest.Logs
-	cfg.Logger, logs = pgredistest.CaptureLogs(t)
-	reg := prometheus.NewRegistry()
-	cfg.Metrics = worker.NewMetrics(reg)
-	b.StartWorkerWith(t, cfg)
-	b.WaitMirror(t, 30*time.Second)
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if q, _ := switches(t, reg); q < 1 {
-			return fmt.Errorf("not in queue mode yet")
-		}
-		return nil
-	})
+	b, _ := startQueueMode(t, func(cfg *worker.Config) { cfg.Logger, logs = pgredistest.CaptureLogs(t) })
 	// Settle: the switch's own drains are done.
 	time.Sleep(300 * time.Millisecond)
 	b.Exec(t, `SELECT setval('pgredis.seq', (SELECT last_value FROM pgredis.seq) + 2000000)`)
@@ -284,21 +281,7 @@ func TestCaptureQueueBound(t *testing.T) {
 // reconcile the table; the mirror is exact after the reconcile.
 func TestCaptureQueueLargeTransaction(t *testing.T) {
 	t.Parallel()
-	b := pgredistest.New(t, hotDDL, "hot")
-	cfg := b.Config(t)
-	cfg.Capture = worker.CaptureQueue
-	cfg.CapturePoll = time.Hour
-	cfg.HeartbeatInterval = time.Hour
-	reg := prometheus.NewRegistry()
-	cfg.Metrics = worker.NewMetrics(reg)
-	b.StartWorkerWith(t, cfg)
-	b.WaitMirror(t, 30*time.Second)
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if q, _ := switches(t, reg); q < 1 {
-			return fmt.Errorf("not in queue mode yet")
-		}
-		return nil
-	})
+	b, _ := startQueueMode(t, nil)
 	time.Sleep(300 * time.Millisecond)
 	if !queueModeHeld(t, b) {
 		t.Fatal("queue mode not held")
