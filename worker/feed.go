@@ -45,8 +45,11 @@ type feed struct {
 	// stopped is closed when run returned.
 	stopped chan struct{}
 
-	syncMu   sync.Mutex
-	syncs    []chan struct{}
+	syncMu sync.Mutex
+	syncs  []chan struct{}
+	// ended: run returned; a sync is answered at once (nothing more will
+	// come), as the session answers one once it stops receiving.
+	ended    bool
 	syncSig  chan struct{}
 	waiting  []syncWait
 	resetReq chan chan error
@@ -127,6 +130,11 @@ func (c *feed) payloads() <-chan string { return c.out }
 func (c *feed) sync() <-chan struct{} {
 	done := make(chan struct{})
 	c.syncMu.Lock()
+	if c.ended {
+		c.syncMu.Unlock()
+		close(done)
+		return done
+	}
 	c.syncs = append(c.syncs, done)
 	c.syncMu.Unlock()
 	select {
@@ -161,6 +169,9 @@ func (c *feed) reset(ctx context.Context) error {
 // failure (sent on failed).
 func (c *feed) run(ctx context.Context) {
 	defer close(c.stopped)
+	// The apply loop may wait on a sync (machine.rest): answer every one
+	// asked, or it would wait for syncStuck (30 s) and hold a Stop up.
+	defer c.endSyncs()
 	defer func() {
 		if c.lockWait {
 			// The request ends with ctx; the connection is not safe for
@@ -328,6 +339,23 @@ func (c *feed) isMark(p string) bool {
 }
 
 func captureMark(id string) string { return "c1 capture " + id + " 0" }
+
+// endSyncs answers every sync asked and every one asked later.
+func (c *feed) endSyncs() {
+	c.syncMu.Lock()
+	c.ended = true
+	for _, d := range c.syncs {
+		close(d)
+	}
+	c.syncs = nil
+	c.syncMu.Unlock()
+	for _, w := range c.waiting {
+		for _, r := range w.reply {
+			close(r)
+		}
+	}
+	c.waiting = nil
+}
 
 // syncRequested starts a round trip on the listening session for the
 // syncs asked.

@@ -119,3 +119,22 @@ func TestPayloadHeader(t *testing.T) {
 		}
 	}
 }
+
+// Once the capture's goroutine ended, the apply loop's syncs are answered:
+// the ones asked before (pending or in a round trip) and any asked later.
+// Unanswered, machine.rest would wait syncStuck and hold a Stop up.
+func TestFeedEndAnswersSyncs(t *testing.T) {
+	c := &feed{syncSig: make(chan struct{}, 1)}
+	pending := c.sync()
+	inTrip := make(chan struct{})
+	c.waiting = []syncWait{{reply: []chan struct{}{inTrip}}}
+	c.endSyncs()
+	late := c.sync()
+	for name, ch := range map[string]<-chan struct{}{"pending": pending, "in a round trip": inTrip, "asked later": late} {
+		select {
+		case <-ch:
+		default:
+			t.Errorf("the sync %s was not answered", name)
+		}
+	}
+}
