@@ -45,6 +45,11 @@ func (e *env) redisError(ctx context.Context, err error) error {
 		if tlsURL {
 			msg += " (REDIS_URL is rediss://: does the server speak TLS on that port?)"
 		}
+	case tlsURL && e.RedisTLSCertFile == "" && strings.Contains(msg, "connection reset"):
+		// A server that requires a client certificate ends the handshake
+		// with an alert, but a loaded one may reset the connection first,
+		// and the alert's text never reaches the client.
+		msg += " (the server ended the TLS connection: if it wants a TLS client certificate, set PGREDIS_REDIS_TLS_CERT_FILE and PGREDIS_REDIS_TLS_KEY_FILE)"
 	case tlsURL && (errors.Is(err, io.EOF) || strings.Contains(msg, "first record does not look like a TLS handshake")):
 		msg += " (REDIS_URL is rediss://: does the server speak TLS on that port?)"
 	case !tlsURL && (errors.Is(err, io.EOF) || strings.Contains(msg, "connection reset")):
