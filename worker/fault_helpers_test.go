@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
@@ -273,4 +274,23 @@ func startLogged(t testing.TB, b *pgredistest.Bundle) *pgredistest.Logs {
 	cfg.Logger, logs = pgredistest.CaptureLogs(t)
 	b.StartWorkerWith(t, cfg)
 	return logs
+}
+
+// migratedDB creates database name on a private server and runs pgredis's
+// migrations in it.
+func migratedDB(t *testing.T, pg *testenv.PostgresServer, name string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pgredistest.Migrate(ctx, pg.URL(name)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgredis/pgredis/internal/pgredistest"
 	"github.com/pgredis/pgredis/internal/testenv"
 	"github.com/pgredis/pgredis/notify"
@@ -102,19 +100,7 @@ func TestReconnectBackoffResets(t *testing.T) {
 func TestFaultPostgresRestart(t *testing.T) {
 	t.Parallel()
 	pg := testenv.StartPostgres(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE mirror")
-	conn.Close(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pgredistest.Migrate(ctx, pg.URL("mirror")); err != nil {
-		t.Fatal(err)
-	}
+	migratedDB(t, pg, "mirror")
 	b := bundleAt(t, pg.URL("mirror"), "")
 	cfg := b.Config(t)
 	var logs *pgredistest.Logs

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgredis/pgredis/internal/pgredistest"
 	"github.com/pgredis/pgredis/internal/testenv"
 	"github.com/pgredis/pgredis/notify"
@@ -71,19 +69,8 @@ func TestCaptureKilledDuringSwitch(t *testing.T) {
 func TestCapturePostgresCrash(t *testing.T) {
 	t.Parallel()
 	pg := testenv.StartPostgres(t)
+	migratedDB(t, pg, "mirror")
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg.URL("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE mirror")
-	conn.Close(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pgredistest.Migrate(ctx, pg.URL("mirror")); err != nil {
-		t.Fatal(err)
-	}
 	b := pgredistest.Open(t, pg.URL("mirror"), testenv.Redis(t), "")
 	b.Exec(t, hotDDL)
 	b.Install(t, "hot")
