@@ -23,7 +23,14 @@ type controller struct {
 	// (barrier.go); barrierSet holds the same ids.
 	barriers   []string
 	barrierSet map[string]bool
+	// taken holds the ids of the last requests taken, oldest first: a
+	// resync repeats a request until it is acknowledged (resync.go), and
+	// a repeat must not be served twice.
+	taken []string
 }
+
+// maxTaken bounds the request ids remembered for telling repeats.
+const maxTaken = 256
 
 // maxRequests caps the resync requests waiting for a worker busy with a
 // long reconcile; more are refused at once, not queued without bound.
@@ -42,10 +49,17 @@ func (c *controller) add(m *notify.Control) (refused *notify.Control) {
 		// Only the last beat of a batch matters: it covers the others.
 		c.beats = append(c.beats[:0], m)
 	case "resync":
+		if slices.Contains(c.taken, m.ID) {
+			return nil
+		}
 		if len(c.requests) >= maxRequests {
 			return m
 		}
 		c.requests = append(c.requests, m)
+		if len(c.taken) == maxTaken {
+			c.taken = slices.Delete(c.taken, 0, 1)
+		}
+		c.taken = append(c.taken, m.ID)
 	}
 	return nil
 }

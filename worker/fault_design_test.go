@@ -114,6 +114,60 @@ func TestResyncFollowsNewLockHolder(t *testing.T) {
 	b.WaitMirror(t, 30*time.Second)
 }
 
+// A worker takes the lock before it LISTENs, so a resync can ask it in
+// between and the request is lost: the resync repeats the request until
+// it is acknowledged. The holder here LISTENs only after the first
+// request went out, and answers the repeat.
+func TestResyncRepeatsUnacknowledgedRequest(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, faultDDL, faultTables)
+	ctx := context.Background()
+	late, err := pgx.Connect(ctx, b.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close(ctx)
+	if _, err := late.Exec(ctx, "SELECT pg_advisory_lock($1)", notify.LockKey); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := worker.Resync(rctx, b.Config(t), nil, false, nil)
+		done <- err
+	}()
+	// The request went out: a session of this database ran pg_notify.
+	testenv.Eventually(t, 20*time.Second, func() error {
+		var n int
+		err := b.PG.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_notify%'`).Scan(&n)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("no request sent yet")
+		}
+		return err
+	})
+	if _, err := late.Exec(ctx, "LISTEN "+notify.Channel); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := late.WaitForNotification(rctx)
+		if err != nil {
+			t.Fatalf("no repeated request reached the holder: %v", err)
+		}
+		msg, err := notify.Decode(n.Payload)
+		if err != nil || msg.Control == nil || msg.Control.Kind != "resync" {
+			continue
+		}
+		if _, err := late.Exec(ctx, "SELECT pg_notify($1, $2)", notify.ReplyChannel, msg.Control.ID+` {"accepted":true,"done":true}`); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("resync: %v", err)
+	}
+}
+
 // A claim written by a worker that lost the lock without noticing yet (a
 // zombie) does not make the lock holder stand down: it still holds the
 // lock, so it reclaims the mirror and rebuilds it, without a reconnect.

@@ -262,6 +262,35 @@ func TestModesResyncIsServedBetweenBatches(t *testing.T) {
 	}
 }
 
+// A resync repeats its request until it is acknowledged (a worker that
+// just took the lock may not LISTEN yet); the worker serves an id once,
+// whether the repeat arrives before or after it served it.
+func TestModesResyncRepeatServedOnce(t *testing.T) {
+	r := newRig(t)
+	r.live(t)
+	r.send(control("resync", "r1"), control("resync", "r1"))
+	r.step(t, modeApply, modeServe)
+	r.step(t, modeServe, modeApply)
+	r.send(control("resync", "r1"), setPayload("v1", "acct:1", "{}"))
+	r.step(t, modeApply, modeApply)
+	done := 0
+	for _, a := range r.src.answers("r1") {
+		if a.Done {
+			done++
+		}
+	}
+	if done != 1 || len(r.rec.calls) != 2 {
+		t.Fatalf("r1 served %d times (reconciled %v), want once", done, r.rec.calls)
+	}
+	for i := range maxTaken + 10 {
+		r.m.ctl.add(&notify.Control{Kind: "resync", ID: fmt.Sprint(i)})
+		r.m.ctl.takeRequests()
+	}
+	if len(r.m.ctl.taken) != maxTaken {
+		t.Fatalf("%d request ids remembered, want %d", len(r.m.ctl.taken), maxTaken)
+	}
+}
+
 // Item 4: a resync request in the same batch as a change whose Redis
 // write fails is answered (with the reason), and one that arrives while
 // Redis is down is answered at once; beats do not pile up meanwhile.

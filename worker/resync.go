@@ -50,6 +50,10 @@ func Resync(ctx context.Context, cfg Config, names []string, dryRun bool, progre
 
 var errWorkerGone = errors.New("the active worker went away")
 
+// resendRequest is how often a resync repeats a request the active worker
+// has not acknowledged yet.
+const resendRequest = time.Second
+
 func (w *Worker) pickNames(ctx context.Context, names []string) ([]*table, error) {
 	tables, err := w.loadTables(ctx, true)
 	if err != nil {
@@ -108,10 +112,24 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 	// holder is watched in case it dies first.
 	ack := time.NewTimer(w.cfg.ResyncAckTimeout)
 	defer ack.Stop()
+	// A worker that took the lock a moment ago may not LISTEN yet: the
+	// request is sent again, same id, until acknowledged (the worker takes
+	// an id once).
+	resend := time.NewTicker(resendRequest)
+	defer resend.Stop()
+	accepted := false
 	for {
 		select {
 		case <-ctx.Done():
 			return reports, ctx.Err()
+		case <-resend.C:
+			if accepted {
+				resend.Stop()
+				continue
+			}
+			if _, err := w.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.Channel, req.Encode()); err != nil {
+				return reports, fmt.Errorf("error asking the worker to resync: %w", err)
+			}
 		case <-ack.C:
 			return reports, fmt.Errorf("the active worker (backend pid %d) did not take the resync request within %s: see its log (a long rebuild, or Redis refusing writes) and retry", holder.PID, w.cfg.ResyncAckTimeout)
 		case err := <-lost:
@@ -135,6 +153,7 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 			}
 			if m.Accepted {
 				ack.Stop()
+				accepted = true
 			}
 			if m.Progress != nil && w.cfg.Progress != nil {
 				w.cfg.Progress(*m.Progress)
