@@ -84,6 +84,9 @@ type machine struct {
 	// evicted its evicted_keys then.
 	ident   string
 	evicted int64
+	// evictLogged is when evictions that may take the mirror's keys were
+	// last reported while the claim survived them.
+	evictLogged time.Time
 
 	// beat records a heartbeat whose changes reached Redis.
 	beat func(ctx context.Context, c *notify.Control)
@@ -300,6 +303,9 @@ func (m *machine) check(ctx context.Context) (mode, error) {
 		m.cfg.Logger.Warn("Redis restarted or failed over (its run_id or replication id changed), possibly from an older snapshot; rebuilding the mirror", "was", m.ident, "now", ident)
 		m.cfg.Metrics.driftCause("", "restored", 1)
 		return modeClaim, nil
+	}
+	if err := m.checkEvictions(ctx); err != nil {
+		return m.failed(ctx, err)
 	}
 	for t, q := range m.quarantine {
 		if !m.now().Before(q.retryAt) {
@@ -683,7 +689,7 @@ func (m *machine) lostClaim(ctx context.Context) (mode, error) {
 			mem.evicted-m.evicted, mem.maxmemory, mem.policy)
 		m.evicted = mem.evicted
 		if m.down.logged != reason {
-			m.cfg.Logger.Error(reason, "fix", "raise maxmemory, or set maxmemory-policy to noeviction (writes are then refused and reported) or a volatile-* policy (only ttl= keys are evicted; the audit re-adds them)")
+			m.cfg.Logger.Error(reason, "fix", evictionFix)
 			m.down.logged = reason
 		}
 		m.cfg.Metrics.driftCause("", "evicted", 1)
@@ -698,6 +704,31 @@ func (m *machine) lostClaim(ctx context.Context) (mode, error) {
 	m.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
 	return modeClaim, nil
 }
+
+// checkEvictions reports Redis evicting keys under a policy that takes
+// any key (allkeys-*), when the claim survived: mirror keys may be among
+// them. Readers miss them (never read a stale value) until the audit adds
+// them back, so the mirror stays live; the report says Redis is too small,
+// at most once a minute while evictions go on.
+func (m *machine) checkEvictions(ctx context.Context) error {
+	mem, err := m.st.memory(ctx)
+	if err != nil {
+		return err
+	}
+	if mem.evicted <= m.evicted || mem.maxmemory == 0 || !strings.HasPrefix(mem.policy, "allkeys-") {
+		m.evicted = max(m.evicted, mem.evicted)
+		return nil
+	}
+	if m.now().Sub(m.evictLogged) >= time.Minute {
+		m.cfg.Logger.Error(fmt.Sprintf("Redis cannot hold the mirror: it evicted %d keys under maxmemory %d (maxmemory-policy %s), which may take the mirror's keys; readers miss them until the audit adds them back",
+			mem.evicted-m.evicted, mem.maxmemory, mem.policy), "fix", evictionFix)
+		m.evictLogged = m.now()
+	}
+	m.evicted = mem.evicted
+	return nil
+}
+
+const evictionFix = "raise maxmemory, or set maxmemory-policy to noeviction (writes are then refused and reported) or a volatile-* policy (only ttl= keys are evicted; the audit re-adds them)"
 
 // auditResult is a paced dry run's finding.
 type auditResult struct {

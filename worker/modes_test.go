@@ -550,6 +550,34 @@ func TestModesEvictedClaimIsReported(t *testing.T) {
 	}
 }
 
+// Evictions under an allkeys-* policy that spared the claim are reported
+// (mirror keys may be among them) while the mirror stays live, at most
+// once a minute; under a volatile-* policy (only ttl= keys go) they are
+// not.
+func TestModesEvictionsSparingTheClaimAreReported(t *testing.T) {
+	r := newRig(t)
+	r.st.mem = memInfo{maxmemory: 1 << 20, policy: "volatile-lru", evicted: 10}
+	r.live(t)
+	ctx := context.Background()
+	r.st.mem.evicted = 50
+	if next, err := r.m.check(ctx); next != modeApply || err != nil {
+		t.Fatalf("check went to %s (%v), want apply", next, err)
+	}
+	if strings.Contains(r.logs.String(), "cannot hold the mirror") {
+		t.Fatalf("volatile-lru evictions reported:\n%s", r.logs)
+	}
+	r.st.mem.policy = "allkeys-lru"
+	for _, evicted := range []int64{60, 70} {
+		r.st.mem.evicted = evicted
+		if next, err := r.m.check(ctx); next != modeApply || err != nil {
+			t.Fatalf("check went to %s (%v), want apply", next, err)
+		}
+	}
+	if n := strings.Count(r.logs.String(), "Redis cannot hold the mirror: it evicted 10 keys"); n != 1 {
+		t.Fatalf("reported %d times, want once:\n%s", n, r.logs)
+	}
+}
+
 // Item 2 (transitions): the audit checks one table per tick, in turn, with
 // a dry run beside the apply loop; only a table that shows drift is
 // reconciled in the loop, and what it repaired is counted by cause.

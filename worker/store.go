@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -180,10 +183,44 @@ const maxScriptKeys = maxTxnKeys + flushAtKeys
 // apply writes a batch in one round trip, fenced by the owner token.
 func (s *store) apply(ctx context.Context, writes []write) error {
 	err := redisErr(s.applyOnce(ctx, writes))
-	if err == nil || !isValueRefusal(err) {
+	if err == nil || !s.refused(ctx, writes, err) {
 		return err
 	}
 	return s.isolate(ctx, writes, err)
+}
+
+// refused reports an error that may be Redis refusing one of the values
+// in writes. Redis answers a bulk string over proto-max-bulk-len with an
+// error and closes the connection at once; a client still sending the
+// value sees the connection reset before it reads the error. So a reset
+// on a batch carrying a value Redis may refuse (proto-max-bulk-len is at
+// least 1 MiB) while Redis still answers a PING counts as a refusal too.
+func (s *store) refused(ctx context.Context, writes []write, err error) bool {
+	if isValueRefusal(err) {
+		return true
+	}
+	return isConnDropped(err) && slices.ContainsFunc(writes, write.refusable) && s.ping(ctx) == nil
+}
+
+// minBulkLimit is the lowest proto-max-bulk-len Redis accepts.
+const minBulkLimit = 1 << 20
+
+// refusable reports a write carrying a value Redis may refuse for its
+// size.
+func (w write) refusable() bool { return w.largest() >= minBulkLimit }
+
+// largest is the length of the write's largest value.
+func (w write) largest() int {
+	n := len(w.value)
+	for _, f := range w.fields {
+		n = max(n, len(f))
+	}
+	return n
+}
+
+// isConnDropped reports the connection closed under a command.
+func isConnDropped(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // isolate applies writes one by one after Redis refused a batch for one
@@ -196,6 +233,13 @@ func (s *store) isolate(ctx context.Context, writes []write, cause error) error 
 	var dels []write
 	for _, w := range writes {
 		err := redisErr(s.applyOnce(ctx, []write{w}))
+		if err != nil && !isValueRefusal(err) && s.refused(ctx, []write{w}, err) {
+			// Once more: a reset of a connection Redis did not close on
+			// this value is not the value's fault.
+			if err = redisErr(s.applyOnce(ctx, []write{w})); err != nil && !isValueRefusal(err) && s.refused(ctx, []write{w}, err) {
+				err = redisErr(fmt.Errorf("%w: Redis closed the connection twice on this value of %d bytes, as it does for one over its proto-max-bulk-len", errValueDropped, w.largest()))
+			}
+		}
 		switch {
 		case err == nil:
 		case isValueRefusal(err):
@@ -215,6 +259,10 @@ func (s *store) isolate(ctx context.Context, writes []write, cause error) error 
 	return ref
 }
 
+// errValueDropped is a value Redis closed the connection on, again and
+// again, while it answered a PING in between: refused for its size.
+var errValueDropped = errors.New("value refused")
+
 // refusedWrites are keys whose value Redis refuses on its own (the rest
 // of their batch was applied).
 type refusedWrites struct {
@@ -231,6 +279,9 @@ func (e *refusedWrites) Unwrap() error { return e.cause }
 // isValueRefusal reports Redis refusing a command for the size of a value
 // it carries, which no retry fixes.
 func isValueRefusal(err error) bool {
+	if errors.Is(err, errValueDropped) {
+		return true
+	}
 	var rerr redis.Error
 	if !errors.As(err, &rerr) {
 		return false
