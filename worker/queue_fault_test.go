@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pgredis/pgredis/internal/pgredistest"
 	"github.com/pgredis/pgredis/internal/testenv"
 	"github.com/pgredis/pgredis/notify"
+	"github.com/pgredis/pgredis/worker"
 )
 
 // queueModeHeld reports whether some session holds the queue-mode lock.
@@ -91,4 +94,70 @@ func TestCapturePostgresCrash(t *testing.T) {
 		q, n := switches(t, reg)
 		t.Logf("round %d: %d commits; switches %v to queue, %v to notify", round, commits.Load(), q, n)
 	}
+}
+
+// Redis is killed while the worker holds queue mode under 8 writers, and
+// comes back empty: meanwhile the worker goes on draining the queue (and
+// drops what it drains, as it drops notifications), so the queue does not
+// grow while Redis is out; once Redis is back the mirror is rebuilt and
+// exact.
+func TestCaptureRedisRestartInQueueMode(t *testing.T) {
+	t.Parallel()
+	r := testenv.StartRedis(t)
+	b := pgredistest.Open(t, testenv.Database(t, "migrated", pgredistest.Migrate), r.URL(0), "")
+	b.Exec(t, hotDDL)
+	b.Install(t, "hot")
+	cfg := b.Config(t)
+	cfg.Capture = worker.CaptureQueue
+	cfg.MaxBackoff = 500 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = worker.NewMetrics(reg)
+	var logs *pgredistest.Logs
+	cfg.Logger, logs = pgredistest.CaptureLogs(t)
+	b.StartWorkerWith(t, cfg)
+	b.WaitMirror(t, 30*time.Second)
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if !queueModeHeld(t, b) {
+			return fmt.Errorf("not in queue mode yet")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	commits, wait := hotWriters(ctx, t, b.DatabaseURL, 8)
+	waitFor := func(n int64) {
+		t.Helper()
+		from := commits.Load()
+		testenv.Eventually(t, 30*time.Second, func() error {
+			if got := commits.Load() - from; got < n {
+				return fmt.Errorf("%d of %d commits", got, n)
+			}
+			return nil
+		})
+	}
+	waitFor(200)
+	r.Stop(t)
+	logs.Wait(t, 20*time.Second, "Redis is unavailable")
+	waitFor(500)
+	// What committed while Redis was out leaves the queue all the same.
+	testenv.Eventually(t, 20*time.Second, func() error {
+		var depth int64
+		if err := b.PG.QueryRow(ctx, `SELECT count(*) FROM pgredis.queue`).Scan(&depth); err != nil {
+			return err
+		}
+		if depth > 200 {
+			return fmt.Errorf("%d rows in the queue while Redis is out", depth)
+		}
+		return nil
+	})
+	if !queueModeHeld(t, b) {
+		t.Fatal("the worker left queue mode while Redis was out")
+	}
+	r.Start(t)
+	logs.Wait(t, 30*time.Second, "Redis is back")
+	waitFor(200)
+	cancel()
+	wait()
+	b.WaitMirror(t, 30*time.Second)
+	t.Logf("%d commits", commits.Load())
 }
