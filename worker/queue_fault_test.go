@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgredis/pgredis/internal/pgredistest"
@@ -160,4 +161,41 @@ func TestCaptureRedisRestartInQueueMode(t *testing.T) {
 	wait()
 	b.WaitMirror(t, 30*time.Second)
 	t.Logf("%d commits", commits.Load())
+}
+
+// Rows a worker left in the capture queue when it went away (killed in
+// queue mode) are older than the next claim's reconcile: the claim
+// discards them, or draining them later would put older values back.
+// Here a session that holds queue mode stands for the worker that died.
+func TestClaimDiscardsLeftQueue(t *testing.T) {
+	t.Parallel()
+	b := pgredistest.New(t, hotDDL, "hot")
+	ctx := context.Background()
+	dead, err := pgx.Connect(ctx, b.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close(ctx)
+	if _, err := dead.Exec(ctx, "SELECT pg_advisory_lock($1)", notify.QueueModeKey); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `UPDATE hot SET v = 100 WHERE id = 1; UPDATE hot SET v = 200, note = NULL WHERE id = 2; DELETE FROM hot WHERE id = 3`)
+	var left int
+	if err := b.PG.QueryRow(ctx, `SELECT count(*) FROM pgredis.queue`).Scan(&left); err != nil || left < 3 {
+		t.Fatalf("%d rows queued (%v), want 3", left, err)
+	}
+	if _, err := dead.Exec(ctx, "SELECT pg_advisory_unlock($1)", notify.QueueModeKey); err != nil {
+		t.Fatal(err)
+	}
+	b.Exec(t, `UPDATE hot SET v = 300 WHERE id IN (1, 2); INSERT INTO hot VALUES (3, 3, 'back')`)
+	cfg := b.Config(t)
+	cfg.Capture = worker.CaptureQueue
+	b.StartWorkerWith(t, cfg)
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if !queueModeHeld(t, b) {
+			return fmt.Errorf("not in queue mode yet")
+		}
+		return nil
+	})
+	b.WaitMirror(t, 30*time.Second)
 }
