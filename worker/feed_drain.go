@@ -1,0 +1,71 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	"github.com/pgredis/pgredis/notify"
+)
+
+// drainChunk drains one chunk of about drainChunk rows; fewer means the
+// queue held no more.
+func (c *feed) drainChunk(ctx context.Context) ([]notify.Queued, int, error) {
+	conn, err := c.drainer(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := notify.Drain(ctx, conn, drainChunk)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rows, len(rows), nil
+}
+
+// drainAll hands on everything queued now.
+func (c *feed) drainAll(ctx context.Context) error {
+	for {
+		rows, n, err := c.drainChunk(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := c.emit(ctx, r.Payload); err != nil {
+				return err
+			}
+		}
+		if n < drainChunk {
+			return nil
+		}
+	}
+}
+
+// poll drains in queue mode: at once again while there is work, after
+// CapturePoll when the queue was empty.
+func (c *feed) poll(ctx context.Context) error {
+	if c.mode != capQueue {
+		return nil
+	}
+	rows, n, err := c.drainChunk(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := c.emit(ctx, r.Payload); err != nil {
+			return err
+		}
+	}
+	if n > 0 {
+		c.schedule(0)
+	} else {
+		c.schedule(c.cfg.CapturePoll)
+	}
+	return nil
+}
+
+func (c *feed) schedule(d time.Duration) {
+	if c.polling {
+		c.pollT.Stop()
+	}
+	c.pollT.Reset(d)
+	c.polling = true
+}
