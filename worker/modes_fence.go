@@ -1,0 +1,87 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// fenced handles a refused write: when Redis lost the claim (restarted
+// empty, flushed) the mirror is rebuilt. When another token holds it, a
+// worker claimed the mirror: if this one still holds the lock, that was a
+// worker that had lost it without noticing yet, and this one reclaims;
+// otherwise this one is that worker and stands down.
+func (m *machine) fenced(ctx context.Context) (mode, error) {
+	owner, err := m.st.owner(ctx)
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	if owner != "" {
+		if err := m.src.holdsLock(ctx); err != nil {
+			if errors.Is(err, errSessionLost) {
+				return modeDone, fmt.Errorf("another worker claimed the mirror (owner token %.8s...) and this worker lost its lock; standing down", owner)
+			}
+			return m.failed(ctx, err)
+		}
+		m.cfg.Logger.Warn("a worker that had lost the lock claimed the mirror; this worker holds the lock, so it reclaims the mirror and rebuilds it", "owner", owner)
+		return modeClaim, nil
+	}
+	return m.lostClaim(ctx)
+}
+
+// lostClaim rebuilds the mirror after Redis lost the claim (restarted
+// empty, flushed, replaced), unless Redis evicted it: then Redis cannot
+// hold the mirror, which is reported, and the rebuild waits in down mode
+// with backoff instead of looping.
+func (m *machine) lostClaim(ctx context.Context) (mode, error) {
+	mem, err := m.st.memory(ctx)
+	if err != nil {
+		return m.failed(ctx, err)
+	}
+	if mem.maxmemory > 0 && mem.evicted > m.evicted {
+		reason := fmt.Sprintf("Redis cannot hold the mirror: it evicted %d keys under maxmemory %d (maxmemory-policy %s), this worker's claim among them",
+			mem.evicted-m.evicted, mem.maxmemory, mem.policy)
+		m.evicted = mem.evicted
+		if m.down.logged != reason {
+			m.cfg.Logger.Error(reason, "fix", evictionFix)
+			m.down.logged = reason
+		}
+		m.cfg.Metrics.driftCause("", "evicted", 1)
+		if m.down.since.IsZero() {
+			m.down.since = m.now()
+		}
+		m.down.reason = reason
+		m.down.attempt++
+		m.retry.Reset(backoff(m.down.attempt, m.cfg.MaxBackoff))
+		return modeDown, nil
+	}
+	m.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")
+	return modeClaim, nil
+}
+
+// checkEvictions reports Redis evicting keys under a policy that takes
+// any key (allkeys-*), when the claim survived: mirror keys may be among
+// them. Readers miss them (never read a stale value) until the audit adds
+// them back, so the mirror stays live; the report says Redis is too small,
+// at most once a minute while evictions go on.
+func (m *machine) checkEvictions(ctx context.Context) error {
+	mem, err := m.st.memory(ctx)
+	if err != nil {
+		return err
+	}
+	if mem.evicted <= m.evicted || mem.maxmemory == 0 || !strings.HasPrefix(mem.policy, "allkeys-") {
+		m.evicted = max(m.evicted, mem.evicted)
+		return nil
+	}
+	if m.now().Sub(m.evictLogged) >= time.Minute {
+		m.cfg.Logger.Error(fmt.Sprintf("Redis cannot hold the mirror: it evicted %d keys under maxmemory %d (maxmemory-policy %s), which may take the mirror's keys; readers miss them until the audit adds them back",
+			mem.evicted-m.evicted, mem.maxmemory, mem.policy), "fix", evictionFix)
+		m.evictLogged = m.now()
+	}
+	m.evicted = mem.evicted
+	return nil
+}
+
+const evictionFix = "raise maxmemory, or set maxmemory-policy to noeviction (writes are then refused and reported) or a volatile-* policy (only ttl= keys are evicted; the audit re-adds them)"
