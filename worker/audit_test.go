@@ -47,8 +47,8 @@ func TestAuditRepairsDrift(t *testing.T) {
 	start := time.Now()
 	b.WaitMirror(t, 10*time.Second)
 	t.Logf("drift repaired in %s", time.Since(start).Round(time.Millisecond))
-	logs.Wait(t, 5*time.Second, "audit repaired drift", "table=public.acct")
-	logs.Wait(t, 5*time.Second, "audit repaired drift", "table=public.doc")
+	logs.Wait(t, 20*time.Second, "audit repaired drift", "table=public.acct")
+	logs.Wait(t, 20*time.Second, "audit repaired drift", "table=public.doc")
 	for cause, want := range map[string]float64{"missing": 3, "changed": 2, "extra": 1} {
 		if n := sumBy(t, reg, "pgredis_audit_keys_total", "cause", cause); n != want {
 			t.Errorf("pgredis_audit_keys_total{cause=%s} = %v, want %v", cause, n, want)
@@ -113,7 +113,7 @@ func TestTTLKeyMissingIsExpiredNotDrift(t *testing.T) {
 	logs.Wait(t, 10*time.Second, "table reconciled") // the start-up reconcile, not the audit
 	b.Redis.Del(ctx, "acct:7")
 	b.WaitMirror(t, 10*time.Second)
-	testenv.Eventually(t, 5*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, func() error {
 		if n := sumBy(t, reg, "pgredis_audit_keys_total", "cause", "expired"); n < 1 {
 			return fmt.Errorf("no expired key counted")
 		}
@@ -236,5 +236,5 @@ func TestRedisRestoredFromOlderSnapshot(t *testing.T) {
 	r.Stop(t)
 	r.Start(t)
 	b.WaitMirror(t, 20*time.Second)
-	logs.Wait(t, 5*time.Second, "Redis restarted or failed over")
+	logs.Wait(t, 20*time.Second, "Redis restarted or failed over")
 }

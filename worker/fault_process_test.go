@@ -57,7 +57,7 @@ func TestFaultWorkerSignals(t *testing.T) {
 	}
 	measured(t, "fault 6: worker exited after SIGINT", s.exit.Sub(sent))
 	// The session was closed, not cut: its backend goes at once.
-	testenv.Eventually(t, 2*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		if n := lockHolders(t, b); n != 0 {
 			return fmt.Errorf("%d sessions still hold the worker lock", n)
 		}
@@ -80,7 +80,7 @@ func TestFaultWorkerSecondSignal(t *testing.T) {
 	t.Cleanup(func() { r.Resume(t) })
 	w.waitCommits(t, 20) // the worker is stuck on a Redis call now
 	p.signal(t, syscall.SIGTERM)
-	p.logs.Wait(t, 5*time.Second, "stopping worker")
+	p.logs.Wait(t, 20*time.Second, "stopping worker")
 	sent := time.Now()
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, 5*time.Second); code != 0 {

@@ -215,7 +215,7 @@ INSERT INTO items SELECT g, 'k' || (g % 3), g FROM generate_series(1, 30) g;`,
 	b.Redis.ZAdd(ctx, "rank:k0", redisZ(1000, "items:3"))
 	b.Redis.SAdd(ctx, "kind:gone", "items:4")
 	b.WaitMirror(t, 10*time.Second)
-	logs.Wait(t, 5*time.Second, "audit repaired drift", "table=public.items")
+	logs.Wait(t, 20*time.Second, "audit repaired drift", "table=public.items")
 	if n := sumBy(t, reg, "pgredis_audit_keys_total", "cause", "index"); n < 4 {
 		t.Errorf("pgredis_audit_keys_total{cause=index} = %v, want at least 4", n)
 	}

@@ -197,7 +197,7 @@ func TestStartRedis(t *testing.T) {
 			t.Fatal("ping answered while stopped")
 		}
 		s.Start(t)
-		Eventually(t, 5*time.Second, func() error { return c.Ping(ctx).Err() })
+		Eventually(t, 20*time.Second, func() error { return c.Ping(ctx).Err() })
 	})
 	t.Run("cluster args", func(t *testing.T) {
 		s := StartRedis(t, "--cluster-enabled", "yes")
@@ -279,7 +279,7 @@ func runFake(f *fakeTB, fn func()) {
 func TestEventually(t *testing.T) {
 	t.Parallel()
 	calls := 0
-	Eventually(t, 5*time.Second, func() error {
+	Eventually(t, 20*time.Second, func() error {
 		if calls++; calls < 4 {
 			return errors.New("not yet")
 		}
