@@ -21,20 +21,27 @@ func (c *feed) drainChunk(ctx context.Context) ([]notify.Queued, int, error) {
 	return rows, len(rows), nil
 }
 
+// drainOnce drains one chunk and hands it on; it returns how many rows
+// the chunk held.
+func (c *feed) drainOnce(ctx context.Context) (int, error) {
+	rows, n, err := c.drainChunk(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		if err := c.emit(ctx, r.Payload); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
 // drainAll hands on everything queued now.
 func (c *feed) drainAll(ctx context.Context) error {
 	for {
-		rows, n, err := c.drainChunk(ctx)
-		if err != nil {
+		n, err := c.drainOnce(ctx)
+		if err != nil || n < drainChunk {
 			return err
-		}
-		for _, r := range rows {
-			if err := c.emit(ctx, r.Payload); err != nil {
-				return err
-			}
-		}
-		if n < drainChunk {
-			return nil
 		}
 	}
 }
@@ -45,14 +52,9 @@ func (c *feed) poll(ctx context.Context) error {
 	if c.mode != capQueue {
 		return nil
 	}
-	rows, n, err := c.drainChunk(ctx)
+	n, err := c.drainOnce(ctx)
 	if err != nil {
 		return err
-	}
-	for _, r := range rows {
-		if err := c.emit(ctx, r.Payload); err != nil {
-			return err
-		}
 	}
 	if n > 0 {
 		c.schedule(0)
