@@ -84,8 +84,11 @@ type machine struct {
 	ident   string
 	evicted int64
 	// evictLogged is when evictions that may take the mirror's keys were
-	// last reported while the claim survived them.
-	evictLogged time.Time
+	// last reported while the claim survived them; evictRepair is when
+	// every table is reconciled for them, evictAttempt its backoff.
+	evictLogged  time.Time
+	evictRepair  time.Time
+	evictAttempt int
 
 	// beat records a heartbeat whose changes reached Redis.
 	beat func(ctx context.Context, c *notify.Control)

@@ -61,26 +61,46 @@ func (m *machine) lostClaim(ctx context.Context) (mode, error) {
 	return modeClaim, nil
 }
 
-// checkEvictions reports Redis evicting keys under a policy that takes
-// any key (allkeys-*), when the claim survived: mirror keys may be among
-// them. Readers miss them (never read a stale value) until the audit adds
-// them back, so the mirror stays live; the report says Redis is too small,
-// at most once a minute while evictions go on.
+// checkEvictions follows Redis evicting keys under a policy that takes
+// any key (allkeys-*) while the claim survived: mirror keys may be among
+// them, and which ones is unknown. Readers miss them (never read an older
+// value) and the mirror stays live; every table is reconciled, soon after
+// the first evictions and with backoff while they go on (each reconcile
+// may evict again when Redis is too small), and the report says Redis is
+// too small, at most once a minute.
 func (m *machine) checkEvictions(ctx context.Context) error {
 	mem, err := m.st.memory(ctx)
 	if err != nil {
 		return err
 	}
-	if mem.evicted <= m.evicted || mem.maxmemory == 0 || !strings.HasPrefix(mem.policy, "allkeys-") {
+	switch {
+	// Not maxmemory or the policy now: the evictions counted may predate
+	// a change of either, and they took keys all the same. Under a
+	// volatile-* policy they took ttl= keys, which the audit re-adds.
+	case mem.evicted <= m.evicted || strings.HasPrefix(mem.policy, "volatile-"):
 		m.evicted = max(m.evicted, mem.evicted)
-		return nil
+		if m.evictRepair.IsZero() {
+			m.evictAttempt = 0
+		}
+	default:
+		if m.now().Sub(m.evictLogged) >= time.Minute {
+			m.cfg.Logger.Error(fmt.Sprintf("Redis cannot hold the mirror: it evicted %d keys under maxmemory %d (maxmemory-policy %s), which may take the mirror's keys; reconciling every table, with backoff while evictions go on",
+				mem.evicted-m.evicted, mem.maxmemory, mem.policy), "fix", evictionFix)
+			m.evictLogged = m.now()
+		}
+		m.evicted = mem.evicted
+		if m.evictRepair.IsZero() {
+			m.evictAttempt++
+			m.evictRepair = m.now().Add(backoff(m.evictAttempt, m.cfg.MaxBackoff))
+		}
 	}
-	if m.now().Sub(m.evictLogged) >= time.Minute {
-		m.cfg.Logger.Error(fmt.Sprintf("Redis cannot hold the mirror: it evicted %d keys under maxmemory %d (maxmemory-policy %s), which may take the mirror's keys; readers miss them until the audit adds them back",
-			mem.evicted-m.evicted, mem.maxmemory, mem.policy), "fix", evictionFix)
-		m.evictLogged = m.now()
+	if !m.evictRepair.IsZero() && !m.now().Before(m.evictRepair) {
+		m.evictRepair = time.Time{}
+		m.cfg.Metrics.driftCause("", "evicted", 1)
+		for _, t := range m.tables {
+			m.dirty[t] = true
+		}
 	}
-	m.evicted = mem.evicted
 	return nil
 }
 

@@ -551,9 +551,9 @@ func TestModesEvictedClaimIsReported(t *testing.T) {
 }
 
 // Evictions under an allkeys-* policy that spared the claim are reported
-// (mirror keys may be among them) while the mirror stays live, at most
-// once a minute; under a volatile-* policy (only ttl= keys go) they are
-// not.
+// (mirror keys may be among them), at most once a minute, and every table
+// is reconciled after a backoff while the mirror stays live; under a
+// volatile-* policy (only ttl= keys go) they are not.
 func TestModesEvictionsSparingTheClaimAreReported(t *testing.T) {
 	r := newRig(t)
 	r.st.mem = memInfo{maxmemory: 1 << 20, policy: "volatile-lru", evicted: 10}
@@ -567,14 +567,25 @@ func TestModesEvictionsSparingTheClaimAreReported(t *testing.T) {
 		t.Fatalf("volatile-lru evictions reported:\n%s", r.logs)
 	}
 	r.st.mem.policy = "allkeys-lru"
+	clock := time.Now()
+	r.m.now = func() time.Time { return clock }
 	for _, evicted := range []int64{60, 70} {
 		r.st.mem.evicted = evicted
 		if next, err := r.m.check(ctx); next != modeApply || err != nil {
-			t.Fatalf("check went to %s (%v), want apply", next, err)
+			t.Fatalf("check went to %s (%v), want apply until the backoff is over", next, err)
 		}
 	}
 	if n := strings.Count(r.logs.String(), "Redis cannot hold the mirror: it evicted 10 keys"); n != 1 {
 		t.Fatalf("reported %d times, want once:\n%s", n, r.logs)
+	}
+	clock = clock.Add(r.m.cfg.MaxBackoff)
+	if next, err := r.m.check(ctx); next != modeRepair || err != nil || len(r.m.dirty) != len(r.m.tables) {
+		t.Fatalf("check went to %s (%v) with %d of %d tables dirty, want a repair of all", next, err, len(r.m.dirty), len(r.m.tables))
+	}
+	r.step(t, modeRepair, modeApply)
+	clock = clock.Add(time.Hour)
+	if next, err := r.m.check(ctx); next != modeApply || err != nil {
+		t.Fatalf("with no new evictions check went to %s (%v), want apply", next, err)
 	}
 }
 
