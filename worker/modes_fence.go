@@ -44,10 +44,12 @@ func (m *machine) lostClaim(ctx context.Context) (mode, error) {
 		reason := fmt.Sprintf("Redis cannot hold the mirror: it evicted %d keys under maxmemory %d (maxmemory-policy %s), this worker's claim among them",
 			mem.evicted-m.evicted, mem.maxmemory, mem.policy)
 		m.evicted = mem.evicted
-		if m.down.logged != reason {
+		// Each rebuild may be evicted again: one line a minute says it.
+		if m.now().Sub(m.evictLogged) >= time.Minute {
 			m.cfg.Logger.Error(reason, "fix", evictionFix)
-			m.down.logged = reason
+			m.evictLogged = m.now()
 		}
+		m.down.logged = reason
 		m.cfg.Metrics.driftCause("", "evicted", 1)
 		if m.down.since.IsZero() {
 			m.down.since = m.now()
