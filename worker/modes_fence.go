@@ -55,8 +55,11 @@ func (m *machine) lostClaim(ctx context.Context) (mode, error) {
 			m.down.since = m.now()
 		}
 		m.down.reason = reason
-		m.down.attempt++
-		m.retry.Reset(backoff(m.down.attempt, m.cfg.MaxBackoff))
+		// The rebuild's success ends the outage, not the evictions: the
+		// backoff grows until a claim check sees none (checkEvictions).
+		m.evictAttempt++
+		m.down.attempt = m.evictAttempt
+		m.retry.Reset(backoff(m.evictAttempt, m.cfg.MaxBackoff))
 		return modeDown, nil
 	}
 	m.cfg.Logger.Warn("Redis lost this worker's claim (restarted, flushed or replaced); rebuilding the mirror")

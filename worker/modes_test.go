@@ -548,6 +548,21 @@ func TestModesEvictedClaimIsReported(t *testing.T) {
 	if !strings.Contains(r.logs.String(), "Redis cannot hold the mirror") {
 		t.Fatalf("not reported:\n%s", r.logs)
 	}
+	// The rebuild succeeds and is evicted again: the backoff goes on
+	// growing, and the report is not repeated within the minute.
+	r.m.healthy()
+	r.st.mem.evicted = 900
+	if next, _ := r.m.check(context.Background()); next != modeDown || r.m.evictAttempt != 2 {
+		t.Fatalf("a second eviction of the claim went to %s at attempt %d, want down at 2", next, r.m.evictAttempt)
+	}
+	if n := strings.Count(r.logs.String(), "Redis cannot hold the mirror"); n != 1 {
+		t.Fatalf("reported %d times, want once", n)
+	}
+	// A claim check that sees no new evictions starts the backoff over.
+	r.st.owned_ = true
+	if next, _ := r.m.check(context.Background()); next != modeApply || r.m.evictAttempt != 0 {
+		t.Fatalf("with no new evictions check went to %s at attempt %d, want apply at 0", next, r.m.evictAttempt)
+	}
 }
 
 // Evictions under an allkeys-* policy that spared the claim are reported
