@@ -117,16 +117,11 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 	// an id once).
 	resend := time.NewTicker(resendRequest)
 	defer resend.Stop()
-	accepted := false
 	for {
 		select {
 		case <-ctx.Done():
 			return reports, ctx.Err()
 		case <-resend.C:
-			if accepted {
-				resend.Stop()
-				continue
-			}
 			if _, err := w.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notify.Channel, req.Encode()); err != nil {
 				return reports, fmt.Errorf("error asking the worker to resync: %w", err)
 			}
@@ -153,7 +148,7 @@ func (w *Worker) resyncViaWorker(ctx context.Context, names []string, dryRun boo
 			}
 			if m.Accepted {
 				ack.Stop()
-				accepted = true
+				resend.Stop() // no tick is delivered after Stop
 			}
 			if m.Progress != nil && w.cfg.Progress != nil {
 				w.cfg.Progress(*m.Progress)

@@ -196,9 +196,12 @@ func (s *store) apply(ctx context.Context, writes []write) error {
 // on a batch carrying a value Redis may refuse (proto-max-bulk-len is at
 // least 1 MiB) while Redis still answers a PING counts as a refusal too.
 func (s *store) refused(ctx context.Context, writes []write, err error) bool {
-	if isValueRefusal(err) {
-		return true
-	}
+	return isValueRefusal(err) || s.droppedOn(ctx, writes, err)
+}
+
+// droppedOn reports the connection dropped under writes that carry a
+// value Redis may refuse, while Redis still answers.
+func (s *store) droppedOn(ctx context.Context, writes []write, err error) bool {
 	return isConnDropped(err) && slices.ContainsFunc(writes, write.refusable) && s.ping(ctx) == nil
 }
 
@@ -233,10 +236,10 @@ func (s *store) isolate(ctx context.Context, writes []write, cause error) error 
 	var dels []write
 	for _, w := range writes {
 		err := redisErr(s.applyOnce(ctx, []write{w}))
-		if err != nil && !isValueRefusal(err) && s.refused(ctx, []write{w}, err) {
+		if s.droppedOn(ctx, []write{w}, err) {
 			// Once more: a reset of a connection Redis did not close on
 			// this value is not the value's fault.
-			if err = redisErr(s.applyOnce(ctx, []write{w})); err != nil && !isValueRefusal(err) && s.refused(ctx, []write{w}, err) {
+			if err = redisErr(s.applyOnce(ctx, []write{w})); s.droppedOn(ctx, []write{w}, err) {
 				err = redisErr(fmt.Errorf("%w: Redis closed the connection twice on this value of %d bytes, as it does for one over its proto-max-bulk-len", errValueDropped, w.largest()))
 			}
 		}
