@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,15 +45,34 @@ type base struct {
 	pdbs        []*policyv1.PodDisruptionBudget
 }
 
-// kinds maps "apiVersion kind" to a new value of its API type.
-var kinds = map[string]func() any{
-	"v1 ConfigMap":                  func() any { return &corev1.ConfigMap{} },
-	"v1 Secret":                     func() any { return &corev1.Secret{} },
-	"v1 ServiceAccount":             func() any { return &corev1.ServiceAccount{} },
-	"apps/v1 Deployment":            func() any { return &appsv1.Deployment{} },
-	"batch/v1 Job":                  func() any { return &batchv1.Job{} },
-	"batch/v1 CronJob":              func() any { return &batchv1.CronJob{} },
-	"policy/v1 PodDisruptionBudget": func() any { return &policyv1.PodDisruptionBudget{} },
+// scheme knows the API groups the base uses; strict is apimachinery's
+// strict serializer over it: an unknown or duplicated field is an error
+// with its path, as kubectl's server-side field validation would make it.
+var (
+	scheme = func() *runtime.Scheme {
+		s := runtime.NewScheme()
+		for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, policyv1.AddToScheme} {
+			if err := add(s); err != nil {
+				panic(err)
+			}
+		}
+		return s
+	}()
+	strict = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme, scheme, kjson.SerializerOptions{Yaml: true, Strict: true})
+)
+
+// decodeObject decodes one manifest strictly into its API type.
+func decodeObject(raw []byte) (runtime.Object, error) {
+	obj, _, err := strict.Decode(raw, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	switch obj.(type) {
+	case *corev1.ConfigMap, *corev1.Secret, *corev1.ServiceAccount, *appsv1.Deployment, *batchv1.Job, *batchv1.CronJob, *policyv1.PodDisruptionBudget:
+		return obj, nil
+	}
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	return nil, fmt.Errorf("%s %s is a kind this test does not check yet", gvk.GroupVersion(), gvk.Kind)
 }
 
 // loadBase reads dir's kustomization.yaml and decodes every resource it
@@ -112,18 +132,8 @@ func (b *base) decode(dir, res string) error {
 			return fmt.Errorf("%s: one object per file (found a --- separator)", res)
 		}
 	}
-	var tm metav1.TypeMeta
-	if err := yaml.Unmarshal(raw, &tm); err != nil {
-		return fmt.Errorf("%s: %w", res, err)
-	}
-	mk, ok := kinds[tm.APIVersion+" "+tm.Kind]
-	if !ok {
-		return fmt.Errorf("%s: apiVersion %q kind %q is not a type this test knows (want one of %s)", res, tm.APIVersion, tm.Kind, strings.Join(slices.Sorted(maps.Keys(kinds)), ", "))
-	}
-	obj := mk()
-	// Strict: an unknown or duplicated field is an error, as kubectl's
-	// server-side field validation would make it.
-	if err := yaml.UnmarshalStrict(raw, obj); err != nil {
+	obj, err := decodeObject(raw)
+	if err != nil {
 		return fmt.Errorf("%s: %w", res, err)
 	}
 	switch o := obj.(type) {

@@ -10,8 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // TestBase decodes every manifest of the base strictly into its
@@ -63,18 +61,10 @@ func TestKustomizeBuild(t *testing.T) {
 	im := b.kust.Images[0]
 	want := cmp.Or(im.NewName, im.Name) + ":" + im.NewTag
 	for i, doc := range docs {
-		var tm metav1.TypeMeta
-		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
-			t.Fatalf("object %d: %v", i, err)
-		}
-		mk, ok := kinds[tm.APIVersion+" "+tm.Kind]
-		if !ok {
-			t.Errorf("object %d: unexpected %s %s", i, tm.APIVersion, tm.Kind)
+		obj, err := decodeObject([]byte(doc))
+		if err != nil {
+			t.Errorf("object %d: %v", i, err)
 			continue
-		}
-		obj := mk()
-		if err := yaml.UnmarshalStrict([]byte(doc), obj); err != nil {
-			t.Errorf("object %d (%s): %v", i, tm.Kind, err)
 		}
 		var spec *corev1.PodSpec
 		switch o := obj.(type) {
@@ -90,7 +80,7 @@ func TestKustomizeBuild(t *testing.T) {
 		}
 		for _, ct := range spec.Containers {
 			if ct.Image != want {
-				t.Errorf("%s container %s: rendered image %q, want %q", tm.Kind, ct.Name, ct.Image, want)
+				t.Errorf("%T container %s: rendered image %q, want %q", obj, ct.Name, ct.Image, want)
 			}
 		}
 	}
