@@ -34,6 +34,7 @@ var breakages = []breakage{
 	{"capabilities kept", "resync-cronjob.yaml", `drop: ["ALL"]`, `drop: ["NET_RAW"]`, "capabilities do not drop ALL"},
 	{"no seccomp", "worker-deployment.yaml", "type: RuntimeDefault", "type: Unconfined", "seccompProfile is not RuntimeDefault"},
 	{"env typo", "configmap.yaml", "PGREDIS_LOG_LEVEL:", "PGREDIS_LOGLEVEL:", "sets PGREDIS_LOGLEVEL, which pgredis's configuration does not read"},
+	{"secret key typo", "secret.yaml", "  REDIS_URL:", "  REDIS_ULR:", "Secret pgredis-secret: REDIS_ULR is not a variable"},
 	{"test variable", "configmap.yaml", `  PGREDIS_LOG_LEVEL: "info"`, `  PGREDIS_LOG_LEVEL: "info"` + "\n  PGREDIS_TEST_CAPTURE_ALTERNATE: 1s", "a variable for pgredis's own test suite"},
 	{"no database url", "resync-cronjob.yaml", "                - secretRef:\n                    name: pgredis-secret\n", "", "pgredis resync needs DATABASE_URL"},
 	{"no tables", "configmap.yaml", `  PGREDIS_TABLES: "products"`, `  PGREDIS_TABLES: ""`, "pgredis migrate up needs PGREDIS_TABLES"},

@@ -75,6 +75,21 @@ func checkBase(b *base, c *code) problems {
 	checkWorker(&p, b, c, byCommand["worker"])
 	checkJobs(&p, b, byCommand)
 	checkSecrets(&p, b)
+	// A key no container reads yet is still a variable in waiting.
+	for _, cm := range b.configMaps {
+		for k := range cm.Data {
+			if !c.envVars[k] {
+				p.add("ConfigMap %s: %s is not a variable pgredis's configuration reads", cm.Name, k)
+			}
+		}
+	}
+	for _, sec := range b.secrets {
+		for k := range sec.StringData {
+			if !c.envVars[k] {
+				p.add("Secret %s: %s is not a variable pgredis's configuration reads", sec.Name, k)
+			}
+		}
+	}
 	return p
 }
 
