@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 20s
 
 
-.PHONY: all build install test lint fast unit fuzz bench bench-smoke demo clean
+.PHONY: all build install test lint fast k8s unit fuzz bench bench-smoke demo clean
 
 all: build
 
@@ -29,14 +29,21 @@ lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	@# deploy/kubernetes is a module of its own: the root's staticcheck, run there.
+	sc=$$($(GO) tool -n staticcheck) && cd deploy/kubernetes && $(GO) vet ./... && "$$sc" ./...
 
-fast: ## the fast tier: tests that need no server (the worker's mode transitions, parsing, decoding), in seconds
+fast: k8s ## the fast tier: tests that need no server (the worker's mode transitions, parsing, decoding), in seconds
 	$(GO) test -short -count=1 ./...
+
+# deploy/kubernetes is a Go module of its own, so the Kubernetes API
+# modules its test needs stay out of pgredis's go.mod (and out of ./...).
+k8s: ## the Kubernetes manifests: each decoded strictly into its API type and checked against the code (no server)
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 unit: ## the whole suite against the local PostgreSQL and Redis, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test: lint fast unit bench-smoke ## what CI runs
+test: lint k8s fast unit bench-smoke ## what CI runs
 
 fuzz: ## short runs of every fuzz target (seeds in testdata/fuzz)
 	$(GO) test ./internal/spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
