@@ -14,7 +14,7 @@ import (
 
 // This file keeps capture following a synced table's partitions,
 // inheritance children, renames and column changes; the SQL functions it
-// calls are in migration 3 (README: "Partitions, replication and schema
+// calls are in migration 3 (docs/architecture.md: "Partitions, replication and schema
 // changes").
 
 // MigrateLockKey is the transaction-level advisory lock migrate up holds

@@ -195,7 +195,7 @@ func (t Table) whereClause() string {
 
 // queueing decides, once per statement, whether its payloads go to the
 // capture queue or out by pg_notify (pgredis.queueing, migration 5, and
-// README "Capture modes: notify and queue").
+// docs/architecture.md "Capture modes: notify and queue").
 const queueing = "pgredis_q := pgredis.queueing()"
 
 // sendPayload sends a finished payload by the statement's capture mode.

@@ -69,7 +69,7 @@ type Config struct {
 	// Capture chooses how the triggers hand changes over: CaptureAuto
 	// (the default) switches between notifications and the queue by the
 	// load, CaptureNotify always notifies, CaptureQueue always queues
-	// while a worker is active (README: "Capture modes: notify and queue").
+	// while a worker is active (docs/architecture.md: "Capture modes: notify and queue").
 	Capture string
 	// CaptureSample is how often the active worker samples the load to
 	// decide the capture mode.

@@ -16,7 +16,7 @@ import (
 var burstRows = envInt("PGREDIS_TEST_BURST_ROWS", 1_000_000)
 
 // burstRSSBound is the documented bound on the worker's resident memory
-// while it applies a burst of any size (README, guarantee 7): the burst
+// while it applies a burst of any size (docs/guarantees.md, failure mode 7): the burst
 // waits in PostgreSQL's notification queue, the worker holds at most
 // Buffer notifications read ahead plus one batch.
 const burstRSSBound = 96 << 20

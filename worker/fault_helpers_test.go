@@ -228,7 +228,7 @@ func lockHolders(t testing.TB, b *pgredistest.Bundle) int {
 
 var muMeasure sync.Mutex
 
-// measured logs a figure in a greppable form for the README.
+// measured logs a figure in a greppable form for docs/guarantees.md.
 func measured(t testing.TB, what string, d time.Duration) {
 	muMeasure.Lock()
 	defer muMeasure.Unlock()

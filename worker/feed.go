@@ -17,7 +17,7 @@ import (
 // feed sits between the listening session and the apply loop: it hands
 // the loop one ordered stream of payloads, from notifications in notify
 // mode and from the queue in queue mode, and runs the switches between
-// them (README: "Capture modes: notify and queue"). It runs on its own
+// them (docs/architecture.md: "Capture modes: notify and queue"). It runs on its own
 // goroutine, so the loop applies while a switch waits for writers.
 type feed struct {
 	cfg  *Config
@@ -144,7 +144,7 @@ func (c *feed) sync() <-chan struct{} {
 // reset brings the capture back to notify mode with an empty queue and
 // nothing in flight, for a claim: whatever was queued or held is older
 // than the reconcile that follows, which covers it. It waits for the
-// writers that decided to queue (README: "Capture modes").
+// writers that decided to queue (docs/architecture.md: "Capture modes").
 func (c *feed) reset(ctx context.Context) error {
 	r := make(chan error, 1)
 	select {

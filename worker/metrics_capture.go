@@ -2,7 +2,7 @@ package worker
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// captureMetrics describe the capture mode (README: "Capture modes:
+// captureMetrics describe the capture mode (docs/architecture.md: "Capture modes:
 // notify and queue").
 type captureMetrics struct {
 	mode     prometheus.Gauge

@@ -9,7 +9,7 @@ import (
 )
 
 // capMode is the capture mode: how the triggers send their payloads
-// (README: "Capture modes: notify and queue").
+// (docs/architecture.md: "Capture modes: notify and queue").
 type capMode int
 
 const (

@@ -3,7 +3,7 @@ package worker
 import "time"
 
 // Each committed transaction's changes reach Redis in one fenced script
-// call, which Redis runs atomically (README: "Transactions and the
+// call, which Redis runs atomically (docs/architecture.md: "Transactions and the
 // barrier"). PostgreSQL queues a transaction's notifications together, at
 // commit, in commit order, and a listening backend writes out all it
 // found in one pass before it reads the next request; the worker flushes

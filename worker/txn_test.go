@@ -143,7 +143,7 @@ func countNonNil(vs []any) int {
 
 // The key template grammar has no literal braces, so a Redis Cluster hash
 // tag comes from a generated column that wraps the grouping value in
-// braces (README: "Transactions and the barrier").
+// braces (docs/architecture.md: "Transactions and the barrier").
 func TestHashTagKeyFromGeneratedColumn(t *testing.T) {
 	t.Parallel()
 	b := pgredistest.New(t, `

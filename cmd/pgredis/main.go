@@ -42,7 +42,7 @@ Environment:
   PGREDIS_HTTP_ADDR     worker's /metrics, /healthz and /readyz address (off when empty)
 
 Run 'pgredis CMD --help' for a command's flags and the variables it reads; the
-README documents everything. Exit status: 0 done, 1 error, 2 bad command line,
+README.md and docs/ document everything. Exit status: 0 done, 1 error, 2 bad command line,
 3 not ready (status --exit-code) or drift (resync --exit-code).
 `
 
