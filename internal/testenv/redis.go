@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -39,7 +40,7 @@ func StartRedis(t testing.TB, args ...string) *RedisServer {
 }
 
 func startRedis(args ...string) (*RedisServer, error) {
-	bin, err := exec.LookPath("redis-server")
+	bin, err := exec.LookPath(RedisServerBinary())
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +136,10 @@ func Redis(t testing.TB) string {
 	return fmt.Sprintf("redis://%s/%d", shared.addr, n)
 }
 
+// sharedIsExternal: the shared server is one PGREDIS_TEST_REDIS_ADDR
+// names, not one testenv started.
+func sharedIsExternal() bool { return os.Getenv("PGREDIS_TEST_REDIS_ADDR") != "" }
+
 func startShared() {
 	if shared.addr = os.Getenv("PGREDIS_TEST_REDIS_ADDR"); shared.addr != "" {
 		// Other test processes share this server: lock numbers across them.
@@ -188,6 +193,47 @@ func (p *dbPool) put(n int) {
 		unlock(p.lock + int64(n))
 	}
 	p.free <- n
+}
+
+// RedisServerBinary is the server every private and shared test server
+// runs: PGREDIS_TEST_REDIS_SERVER (a name on the PATH or a path, e.g.
+// valkey-server, so the Redis-facing suite runs against Valkey too),
+// redis-server by default.
+func RedisServerBinary() string {
+	if bin := os.Getenv("PGREDIS_TEST_REDIS_SERVER"); bin != "" {
+		return bin
+	}
+	return "redis-server"
+}
+
+// redisInfo returns INFO SECTION of the server at addr.
+func redisInfo(addr, section string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(c, "INFO %s\r\n", section); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	head, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(head, "$") {
+		return "", fmt.Errorf("INFO %s: %s", section, strings.TrimSpace(head))
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(head[1:]))
+	if err != nil {
+		return "", err
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return "", err
+	}
+	return string(body), nil
 }
 
 // redisCmd sends inline commands on a fresh connection; it avoids a client

@@ -28,7 +28,7 @@ func StartSentinel(t testing.TB, name, masterAddr string) *RedisServer {
 }
 
 func startSentinel(name, masterAddr string) (*RedisServer, error) {
-	bin, err := exec.LookPath("redis-server")
+	bin, err := exec.LookPath(RedisServerBinary())
 	if err != nil {
 		return nil, err
 	}
