@@ -43,7 +43,18 @@ k8s: ## the Kubernetes manifests: each decoded strictly into its API type and ch
 unit: ## the whole suite against the local PostgreSQL and Redis, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test: lint k8s fast unit bench-smoke ## what CI runs
+# The Redis-facing integration tests again, every private and shared test
+# server a valkey-server (docs/development.md: "Tested servers").
+VALKEY_SERVER ?= valkey-server
+VALKEY_WORKER_TESTS := TestMirrorTypesAndStatements|TestKeysFormatsColumnsTTL|TestLargeRows|TestIndexSets|TestIndexSetsCluster|TestTxnAtomicForReaders|TestTxnAtomicClusterHashTag|TestTxnLargeTransactionAtomic|TestBarrierReadYourWrites|TestFaultRedisRestart|TestFaultRedisFlush|TestRedisRefusesWrites|TestRedisRefusesLargeValue|TestAuditRepairsDrift|TestAuditRepairsEvictedKeys|TestRedisCannotHoldTheMirror|TestRedisRestoredFromOlderSnapshot|TestExpireAt|TestWhereFilter|TestReconcileOnStart|TestCaptureRedisRestartInQueueMode|TestTableListedTwice
+VALKEY_CMD_TESTS    := TestRedisCluster|TestRedisSentinel|TestRedisTLS|TestRedisMutualTLS|TestResyncStatusAndWorker|TestWorkerKilledAndRestarted
+
+unit-valkey: ## the Redis-facing integration tests against Valkey (VALKEY_SERVER=valkey-server)
+	PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./internal/testenv -run '^TestRedisServerIsTheOneAsked$$'
+	PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./worker -run '^($(VALKEY_WORKER_TESTS))$$'
+	PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./cmd/pgredis -run '^($(VALKEY_CMD_TESTS))$$'
+
+test: lint k8s fast unit unit-valkey bench-smoke ## what CI runs
 
 fuzz: ## short runs of every fuzz target (seeds in testdata/fuzz)
 	$(GO) test ./internal/spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
