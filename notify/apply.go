@@ -205,7 +205,11 @@ func (s Step) attempt(ctx context.Context, conn *pgx.Conn, p LockPolicy, attempt
 		return nil, err
 	}
 	if p.Monitor != nil {
-		stop := watch(ctx, p, Wait{Table: s.Spec.String(), Attempt: attempt, Attempts: attempts}, conn.PgConn().PID())
+		pid, err := BackendPID(ctx, conn.PgConn())
+		if err != nil {
+			return nil, err
+		}
+		stop := watch(ctx, p, Wait{Table: s.Spec.String(), Attempt: attempt, Attempts: attempts}, pid)
 		defer func() { seen = stop() }()
 	}
 	if s.Action == ActionRemove {

@@ -194,6 +194,7 @@ func DialConn(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 			cfg.RuntimeParams[kv[0]] = kv[1]
 		}
 	}
+	DeferParams(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("error connecting to PostgreSQL: %w", err)

@@ -21,6 +21,7 @@ const LockKey int64 = 0x7067726564697321 // "pgredis!"
 // PostgreSQL holds back every notification (and stops cleaning its queue).
 type Session struct {
 	conn    *pgx.Conn
+	pid     uint32 // the backend's, asked of it: a pooler sends a PID of its own
 	payload chan string
 	done    chan struct{}
 	// progress counts notifications read off the connection and waiting is
@@ -113,6 +114,7 @@ func Dial(ctx context.Context, cfg *pgx.ConnConfig, buffer int) (*Session, error
 			cfg.RuntimeParams[kv[0]] = kv[1]
 		}
 	}
+	DeferParams(cfg)
 	s := &Session{payload: make(chan string, buffer), done: make(chan struct{})}
 	cfg.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) {
 		s.progress.Add(1)
@@ -131,6 +133,10 @@ func Dial(ctx context.Context, cfg *pgx.ConnConfig, buffer int) (*Session, error
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("error connecting to PostgreSQL: %w", err)
+	}
+	if s.pid, err = BackendPID(ctx, conn.PgConn()); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, err
 	}
 	s.conn = conn
 	return s, nil
@@ -238,7 +244,7 @@ func (s *Session) ping(ctx context.Context, idle time.Duration) error {
 }
 
 // PID is the session's backend process id.
-func (s *Session) PID() uint32 { return s.conn.PgConn().PID() }
+func (s *Session) PID() uint32 { return s.pid }
 
 // Abandon unblocks a Receive stuck on a full Payloads channel; what it
 // still had is dropped (whoever holds the lock next reconciles).

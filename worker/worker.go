@@ -66,6 +66,7 @@ func (w *Worker) connect(ctx context.Context) error {
 		return err
 	}
 	pc.ConnConfig = w.pinned()
+	notify.DeferParams(pc.ConnConfig)
 	pc.MaxConns = 4
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/pgredis/pgredis/internal/spec"
+	"github.com/pgredis/pgredis/notify"
 )
 
 // env is pgredis's whole configuration, read from the environment.
@@ -122,11 +123,23 @@ func (e *env) connectPG(ctx context.Context) (*pgx.Conn, error) {
 	return connectPG(ctx, cfg)
 }
 
+// Every command connects through it first, so a transaction-pooling
+// pooler in DATABASE_URL is refused in one line before anything else
+// (its first prepared statement would fail with a bare "already exists").
 func connectPG(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	cfg = cfg.Copy()
+	notify.DeferParams(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %s", cfg.Host, cfg.Port, pgConnectCause(err))
+	}
+	if err := notify.CheckSession(ctx, conn, cfg); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		if errors.Is(err, notify.ErrTransactionPooler) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %s", cfg.Host, cfg.Port, pgConnectCause(err))
 	}
 	return conn, nil

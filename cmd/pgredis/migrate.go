@@ -110,7 +110,7 @@ func migrateUp(ctx context.Context, e *env, o upOptions, stdout io.Writer) error
 	if o.dryRun {
 		return migrateUpDryRun(ctx, conn, checked, o, stdout)
 	}
-	m, err := migrations.Open(ctx, pgcfg)
+	m, err := openMigrator(ctx, pgcfg)
 	if err != nil {
 		return err
 	}
@@ -164,6 +164,7 @@ func migrateUp(ctx context.Context, e *env, o upOptions, stdout io.Writer) error
 		}
 		pc.ConnConfig = pgcfg.Copy()
 		pc.ConnConfig.RuntimeParams["application_name"] = "pgredis migrate up (lock monitor)"
+		notify.DeferParams(pc.ConnConfig)
 		pc.MaxConns = 1
 		mon, err := pgxpool.NewWithConfig(ctx, pc)
 		if err != nil {
@@ -344,7 +345,7 @@ func migrateDown(ctx context.Context, e *env, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := migrations.Open(ctx, pgcfg)
+	m, err := openMigrator(ctx, pgcfg)
 	if err != nil {
 		return err
 	}
@@ -387,4 +388,12 @@ func schemaExists(ctx context.Context, conn *pgx.Conn) (bool, error) {
 		return false, fmt.Errorf("error checking for schema %s: %w", migrations.Schema, err)
 	}
 	return ok, nil
+}
+
+// openMigrator opens golang-migrate's connection with the settings a
+// pooler refuses at startup deferred, as every pgredis connection has.
+func openMigrator(ctx context.Context, cfg *pgx.ConnConfig) (*migrations.Migrator, error) {
+	cfg = cfg.Copy()
+	notify.DeferParams(cfg)
+	return migrations.Open(ctx, cfg)
 }
