@@ -147,7 +147,7 @@ type Problem struct {
 func (p Problem) String() string {
 	switch p.Kind {
 	case "missing":
-		return fmt.Sprintf("%s has no trigger %s, so its writes are not mirrored (run pgredis migrate up)", p.Rel, p.Trigger)
+		return fmt.Sprintf("%s has no trigger %s, so its writes are not mirrored (run pgredis migrate up as the table's owner)", p.Rel, p.Trigger)
 	case "disabled":
 		return fmt.Sprintf("trigger %s on %s is disabled, so its writes are not mirrored (ALTER TABLE %s ENABLE ALWAYS TRIGGER %s; the table is reconciled then)", p.Trigger, p.Rel, p.Rel, p.Trigger)
 	case "not_always":

@@ -2,9 +2,12 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgredis/pgredis/internal/spec"
 	"github.com/pgredis/pgredis/notify"
@@ -49,9 +52,13 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 		// A table whose own triggers are missing (dropped by hand, or a
 		// table swapped in by renames) is migrate up's to repair: it is
 		// only reported, as a worker starting on it refuses to.
+		denied := ""
 		if n, err := notify.TriggersInstalled(ctx, w.pool, in.Table); active && err == nil && n == len(notify.TriggerNames()) && in.Entry == "" {
 			changes, err := w.syncTriggers(ctx, in.Table)
-			if err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
+				denied = w.triggerFix(ctx, in.Table, pe)
+			} else if err != nil {
 				log.Debug("cannot install the table's triggers on its partitions", "table", name, "error", err)
 			} else if len(changes) > 0 {
 				log.Warn("some writes to the table were not captured (a partition or table without pgredis triggers); installed them and reconciling the table",
@@ -66,8 +73,11 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 		}
 		disabled, stale := false, false
 		var msgs []string
+		uncaptured := false
 		for _, p := range problems {
 			switch p.Kind {
+			case "missing":
+				uncaptured = true
 			case "disabled":
 				disabled = true
 			case "stale":
@@ -90,6 +100,13 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 			w.requestRefresh(ctx, name)
 		}
 		st.disabled[id] = disabled
+		if uncaptured && denied != "" {
+			// Writes to those partitions reach Redis only by a reconcile:
+			// one at every check until the fix, so the mirror converges
+			// (attached rows included) while it waits.
+			msgs = append([]string{denied}, msgs...)
+			w.requestRefresh(ctx, name)
+		}
 		msg := strings.Join(msgs, "; ")
 		switch prev := unfit[name]; {
 		case msg == "":
@@ -107,6 +124,20 @@ func (w *Worker) checkCapture(ctx context.Context, installed []notify.Installed,
 			st.reported[id] = msg
 		}
 	}
+}
+
+// triggerFix says what lets pgredis capture a table's partitions when the
+// worker's role may not put triggers on them (only a table's owner, or a
+// member of its owner role, may create and ENABLE ALWAYS a trigger).
+func (w *Worker) triggerFix(ctx context.Context, t spec.Table, pe *pgconn.PgError) string {
+	var me, owner string
+	err := w.pool.QueryRow(ctx, `SELECT current_user::text, pg_catalog.pg_get_userbyid(c.relowner)::text
+		FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`, t.Ident()).Scan(&me, &owner)
+	if err != nil {
+		return fmt.Sprintf("the worker's role may not put pgredis triggers on the table's partitions (%s): run pgredis migrate up as the table's owner", pe.Message)
+	}
+	return fmt.Sprintf("the worker's role %s may not put pgredis triggers on partitions of %s (%s): run GRANT %s TO %s so the worker installs them itself, or pgredis migrate up as %s; until then the worker reconciles the table at every check",
+		pgx.Identifier{me}.Sanitize(), t.String(), pe.Message, pgx.Identifier{owner}.Sanitize(), pgx.Identifier{me}.Sanitize(), pgx.Identifier{owner}.Sanitize())
 }
 
 // syncTriggers runs pgredis.sync_triggers with a short lock timeout: a

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pgredis/pgredis/internal/spec"
@@ -30,6 +33,10 @@ func precheck(ctx context.Context, e *env, specs []spec.Table, rdb redis.Univers
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	installed, err := notify.LoadInstalled(ctx, conn)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
+		return nil, fmt.Errorf("this role (%s) may not read pgredis's registry: %s; as the role that ran pgredis migrate up, GRANT USAGE ON SCHEMA pgredis TO it and GRANT SELECT ON ALL TABLES IN SCHEMA pgredis TO it (docs/deployment.md: Managed PostgreSQL)", conn.Config().User, pe.Message)
+	}
 	if err != nil {
 		return nil, err
 	}
