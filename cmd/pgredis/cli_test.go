@@ -127,6 +127,9 @@ func startPgredis(t *testing.T, vars map[string]string, args ...string) *proc {
 	}
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("pgredis %s stderr:\n%s", strings.Join(args, " "), p.stderr)
+		}
 		p.cmd.Process.Kill()
 		<-p.done
 		p.done <- nil

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/pgredis/pgredis/internal/spell"
 )
 
 // parseEnvError turns envconfig's error for a value of the wrong type
@@ -91,7 +93,7 @@ func unknownVars(environ []string) [][2]string {
 		}
 		best, bestD := "", -1
 		for _, k := range envNames() {
-			if d := editDistance(name, k); bestD < 0 || d < bestD {
+			if d := spell.Distance(name, k); bestD < 0 || d < bestD {
 				best, bestD = k, d
 			}
 		}
@@ -121,25 +123,4 @@ func (e *env) warnUnknownVars() {
 		}
 		log.Warn(msg, "variable", u[0], "suggestion", u[1])
 	}
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

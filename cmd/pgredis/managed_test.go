@@ -84,11 +84,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ev, ev_eu TO `+names["app"])
 			}
 			b := pgredistest.Open(t, url, env["REDIS_URL"], env["PGREDIS_TABLES"])
 			w := startPgredis(t, env, "worker")
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("worker stderr:\n%s", w.stderr)
-				}
-			})
 			b.WaitMirror(t, 30*time.Second)
 
 			exec1(t, owner, `

@@ -47,11 +47,6 @@ func TestPgBouncerSessionPool(t *testing.T) {
 	mustRun(t, env, "migrate", "up")
 	b := pgredistest.Open(t, direct, env["REDIS_URL"], env["PGREDIS_TABLES"])
 	w := startPgredis(t, env, "worker")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("worker stderr:\n%s", w.stderr)
-		}
-	})
 	b.WaitMirror(t, 30*time.Second)
 	b.Exec(t, `UPDATE items SET v = v || '!', d = d * 2 WHERE id % 3 = 0; DELETE FROM items WHERE id > 45; INSERT INTO items VALUES (100, 'new', 1.5, now(), '1 day')`)
 	b.WaitMirror(t, 30*time.Second)

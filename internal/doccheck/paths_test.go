@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pgredis/pgredis/internal/spell"
 )
 
 // fileExt are the extensions that make a word in backticks a file name
@@ -107,30 +109,9 @@ func (r repoFiles) nearTop(s string) string {
 		return ""
 	}
 	for _, top := range sortedKeys(r.files) {
-		if r.files[top] && top != s && editDistance(strings.ToLower(s), strings.ToLower(top)) <= 2 {
+		if r.files[top] && top != s && spell.Distance(strings.ToLower(s), strings.ToLower(top)) <= 2 {
 			return top
 		}
 	}
 	return ""
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
