@@ -50,9 +50,9 @@ VALKEY_WORKER_TESTS := TestMirrorTypesAndStatements|TestKeysFormatsColumnsTTL|Te
 VALKEY_CMD_TESTS    := TestRedisCluster|TestRedisSentinel|TestRedisTLS|TestRedisMutualTLS|TestResyncStatusAndWorker|TestWorkerKilledAndRestarted
 
 unit-valkey: ## the Redis-facing integration tests against Valkey (VALKEY_SERVER=valkey-server)
-	PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./internal/testenv -run '^TestRedisServerIsTheOneAsked$$'
-	PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./worker -run '^($(VALKEY_WORKER_TESTS))$$'
-	PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./cmd/pgredis -run '^($(VALKEY_CMD_TESTS))$$'
+	PGREDIS_TEST_REDIS_ADDR= PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./internal/testenv -run '^TestRedisServerIsTheOneAsked$$'
+	PGREDIS_TEST_REDIS_ADDR= PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./worker -run '^($(VALKEY_WORKER_TESTS))$$'
+	PGREDIS_TEST_REDIS_ADDR= PGREDIS_TEST_REDIS_SERVER=$(VALKEY_SERVER) $(GO) test -race -count=1 -timeout 10m ./cmd/pgredis -run '^($(VALKEY_CMD_TESTS))$$'
 
 test: lint k8s fast unit unit-valkey bench-smoke ## what CI runs
 
