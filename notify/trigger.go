@@ -198,13 +198,44 @@ func (t Table) whereClause() string {
 // docs/architecture.md "Capture modes: notify and queue").
 const queueing = "pgredis_q := pgredis.queueing()"
 
+// startHeader draws the statement's sequence number and transaction id
+// once into pgredis_s and pgredis_x, renders the header from them and
+// decides the capture mode: enqueue then needs no second function call
+// that parses them back out of the header (BENCHMARKS.md, "The queue-mode
+// trigger, piece by piece").
+func (t Table) startHeader() string {
+	return fmt.Sprintf(`pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+pgredis_x := pg_catalog.txid_current();
+pgredis_hdr := 'p2 %s ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
+%s`, t.Version(), queueing)
+}
+
+// queueTooLarge is the entry a transaction's 65th payload for a table
+// becomes (see enqueue).
+const queueTooLarge = "a transaction too large for the capture queue"
+
 // sendPayload sends a finished payload by the statement's capture mode.
-func sendPayload(payload string) string {
-	return fmt.Sprintf(`IF pgredis_q THEN
-	PERFORM pgredis.enqueue(%[1]s);
-ELSE
+// The queue branch is pgredis.enqueue (migration 5) inlined over
+// startHeader's variables, with the same bounds: past a million payloads
+// beyond what the worker last drained the worker is told to rebuild
+// instead, and a transaction queues at most 64 payloads per table, then
+// one request to reconcile it. pgredis.enqueue stays for triggers an
+// older pgredis installed.
+func (t Table) sendPayload(payload string) string {
+	counter := spec.QuoteLiteral("pgredis.q_" + t.Version())
+	return fmt.Sprintf(`IF NOT pgredis_q THEN
 	PERFORM pg_catalog.pg_notify(%[2]s, %[1]s);
-END IF`, payload, spec.QuoteLiteral(Channel))
+ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+	PERFORM pg_catalog.pg_notify(%[2]s, 'c1 overflow - 0');
+ELSE
+	pgredis_k := coalesce(NULLIF(pg_catalog.current_setting(%[3]s, true), '')::integer, 0) + 1;
+	pgredis_cfg := pg_catalog.set_config(%[3]s, pgredis_k::text, true);
+	IF pgredis_k <= 64 THEN
+		INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, %[1]s);
+	ELSIF pgredis_k = 65 THEN
+		INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || %[4]s);
+	END IF;
+END IF`, payload, spec.QuoteLiteral(Channel), counter, spec.QuoteLiteral(fmt.Sprintf("X%d:%s", len(queueTooLarge), queueTooLarge)))
 }
 
 // emitOne is a PL/pgSQL block that sends a statement's entries (text)
@@ -232,10 +263,9 @@ func (t Table) emitOne(fast, one, entries string) string {
 // send is the PL/pgSQL that sends pgredis_buf, the header first.
 func (t Table) send(indent string) string {
 	return strings.ReplaceAll(fmt.Sprintf(`IF pgredis_hdr IS NULL THEN
-	pgredis_hdr := %s;
 	%s;
 END IF;
-%s;`, header(t.Version()), queueing, sendPayload("pgredis_hdr || pgredis_buf")), "\n", "\n"+indent)
+%s;`, strings.ReplaceAll(t.startHeader(), "\n", "\n\t"), t.sendPayload("pgredis_hdr || pgredis_buf")), "\n", "\n"+indent)
 }
 
 // pack appends the loop's entries to pgredis_buf, sending it whenever the
@@ -324,6 +354,10 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
 	%s;
 	RETURN NULL;
@@ -430,7 +464,7 @@ func (t Table) InstallSQL() []string {
 		fmt.Sprintf("pgredis_rows = 1 AND (pgredis_ok IS NULL OR %s)", fastDelete),
 		gone,
 		deleteEntries(t.goneKeys(t.keyRows("o", "pgredis_old")))))
-	trunc := join(queueing, sendPayload(header(t.Version())+" || 'T'"))
+	trunc := join(t.startHeader(), t.sendPayload("pgredis_hdr || 'T'"))
 	tbl := t.Ident()
 	stmts := []string{
 		t.function("ins", ins), t.comment("ins"),

@@ -20,6 +20,10 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
 	pgredis_e := pg_catalog.set_config('pgredis.s_3ab2afaa9e09b13e_seen', pg_catalog.statement_timestamp()::text, true);
 	SELECT one.c, n.k, n.v INTO pgredis_rows, pgredis_nk, pgredis_nv
@@ -32,13 +36,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -64,13 +78,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -79,13 +103,23 @@ BEGIN
 	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+			pgredis_x := pg_catalog.txid_current();
+			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 			pgredis_q := pgredis.queueing();
 		END IF;
-		IF pgredis_q THEN
-			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-		ELSE
+		IF NOT pgredis_q THEN
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+			PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+		ELSE
+			pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+			pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+			IF pgredis_k <= 64 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+			ELSIF pgredis_k = 65 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+			END IF;
 		END IF;
 	END IF;
 	RETURN NULL;
@@ -121,6 +155,10 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_3ab2afaa9e09b13e_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	pgredis_e := pg_catalog.set_config('pgredis.s_3ab2afaa9e09b13e_seen', pg_catalog.statement_timestamp()::text, true);
@@ -136,13 +174,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -185,13 +233,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -200,13 +258,23 @@ BEGIN
 	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+			pgredis_x := pg_catalog.txid_current();
+			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 			pgredis_q := pgredis.queueing();
 		END IF;
-		IF pgredis_q THEN
-			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-		ELSE
+		IF NOT pgredis_q THEN
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+			PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+		ELSE
+			pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+			pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+			IF pgredis_k <= 64 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+			ELSIF pgredis_k = 65 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+			END IF;
 		END IF;
 	END IF;
 	RETURN NULL;
@@ -242,6 +310,10 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
 	pgredis_seen := coalesce(pg_catalog.current_setting('pgredis.s_3ab2afaa9e09b13e_seen', true) = pg_catalog.statement_timestamp()::text, false);
 	SELECT one.c, o.k INTO pgredis_rows, pgredis_ok
@@ -254,13 +326,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -285,13 +367,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -300,13 +392,23 @@ BEGIN
 	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+			pgredis_x := pg_catalog.txid_current();
+			pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 			pgredis_q := pgredis.queueing();
 		END IF;
-		IF pgredis_q THEN
-			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-		ELSE
+		IF NOT pgredis_q THEN
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+			PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+		ELSE
+			pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+			pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+			IF pgredis_k <= 64 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+			ELSIF pgredis_k = 65 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+			END IF;
 		END IF;
 	END IF;
 	RETURN NULL;
@@ -342,12 +444,27 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
-	pgredis_q := pgredis.queueing();
-	IF pgredis_q THEN
-	PERFORM pgredis.enqueue('p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+	pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+pgredis_x := pg_catalog.txid_current();
+pgredis_hdr := 'p2 98a2f5b80beca653 ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
+pgredis_q := pgredis.queueing();
+	IF NOT pgredis_q THEN
+	PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || 'T');
+ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+	PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
 ELSE
-	PERFORM pg_catalog.pg_notify('pgredis', 'p2 98a2f5b80beca653 ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+	pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_98a2f5b80beca653', true), '')::integer, 0) + 1;
+	pgredis_cfg := pg_catalog.set_config('pgredis.q_98a2f5b80beca653', pgredis_k::text, true);
+	IF pgredis_k <= 64 THEN
+		INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'T');
+	ELSIF pgredis_k = 65 THEN
+		INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+	END IF;
 END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN

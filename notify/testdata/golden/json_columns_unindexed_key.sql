@@ -20,6 +20,10 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
 	SELECT one.c, n.k, n.v INTO pgredis_rows, pgredis_nk, pgredis_nv
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
@@ -31,13 +35,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -63,13 +77,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -78,13 +102,23 @@ BEGIN
 	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+			pgredis_x := pg_catalog.txid_current();
+			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 			pgredis_q := pgredis.queueing();
 		END IF;
-		IF pgredis_q THEN
-			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-		ELSE
+		IF NOT pgredis_q THEN
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+			PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+		ELSE
+			pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+			pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+			IF pgredis_k <= 64 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+			ELSIF pgredis_k = 65 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+			END IF;
 		END IF;
 	END IF;
 	RETURN NULL;
@@ -120,6 +154,10 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
 	SELECT one.c, n.k, n.v, o.k INTO pgredis_rows, pgredis_nk, pgredis_nv, pgredis_ok
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_new LIMIT 2) l) one
@@ -133,13 +171,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -176,13 +224,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -191,13 +249,23 @@ BEGIN
 	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+			pgredis_x := pg_catalog.txid_current();
+			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 			pgredis_q := pgredis.queueing();
 		END IF;
-		IF pgredis_q THEN
-			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-		ELSE
+		IF NOT pgredis_q THEN
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+			PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+		ELSE
+			pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+			pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+			IF pgredis_k <= 64 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+			ELSIF pgredis_k = 65 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+			END IF;
 		END IF;
 	END IF;
 	RETURN NULL;
@@ -233,6 +301,10 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
 	SELECT one.c, o.k INTO pgredis_rows, pgredis_ok
 	FROM (SELECT pg_catalog.count(*) AS c FROM (SELECT FROM pgredis_old LIMIT 2) l) one
@@ -244,13 +316,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -269,13 +351,23 @@ BEGIN
 		LOOP
 			IF pg_catalog.octet_length(pgredis_buf) + pg_catalog.octet_length(pgredis_e) > 7600 THEN
 				IF pgredis_hdr IS NULL THEN
-					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+					pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+					pgredis_x := pg_catalog.txid_current();
+					pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 					pgredis_q := pgredis.queueing();
 				END IF;
-				IF pgredis_q THEN
-					PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-				ELSE
+				IF NOT pgredis_q THEN
 					PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+				ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+					PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+				ELSE
+					pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+					pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+					IF pgredis_k <= 64 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+					ELSIF pgredis_k = 65 THEN
+						INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+					END IF;
 				END IF;
 				pgredis_buf := '';
 			END IF;
@@ -284,13 +376,23 @@ BEGIN
 	END IF;
 	IF pgredis_buf <> '' THEN
 		IF pgredis_hdr IS NULL THEN
-			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n';
+			pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+			pgredis_x := pg_catalog.txid_current();
+			pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
 			pgredis_q := pgredis.queueing();
 		END IF;
-		IF pgredis_q THEN
-			PERFORM pgredis.enqueue(pgredis_hdr || pgredis_buf);
-		ELSE
+		IF NOT pgredis_q THEN
 			PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || pgredis_buf);
+		ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+			PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
+		ELSE
+			pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+			pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+			IF pgredis_k <= 64 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || pgredis_buf);
+			ELSIF pgredis_k = 65 THEN
+				INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+			END IF;
 		END IF;
 	END IF;
 	RETURN NULL;
@@ -326,12 +428,27 @@ DECLARE
 	pgredis_nv text;
 	pgredis_ok text;
 	pgredis_q boolean;
+	pgredis_s bigint;
+	pgredis_x bigint;
+	pgredis_k integer;
+	pgredis_cfg text;
 BEGIN
-	pgredis_q := pgredis.queueing();
-	IF pgredis_q THEN
-	PERFORM pgredis.enqueue('p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+	pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
+pgredis_x := pg_catalog.txid_current();
+pgredis_hdr := 'p2 d48591b4d574a7dc ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
+pgredis_q := pgredis.queueing();
+	IF NOT pgredis_q THEN
+	PERFORM pg_catalog.pg_notify('pgredis', pgredis_hdr || 'T');
+ELSIF pgredis_s - coalesce(pg_catalog.pg_sequence_last_value('pgredis.queue_drained'::pg_catalog.regclass), 1) > 1000000 THEN
+	PERFORM pg_catalog.pg_notify('pgredis', 'c1 overflow - 0');
 ELSE
-	PERFORM pg_catalog.pg_notify('pgredis', 'p2 d48591b4d574a7dc ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n' || 'T');
+	pgredis_k := coalesce(NULLIF(pg_catalog.current_setting('pgredis.q_d48591b4d574a7dc', true), '')::integer, 0) + 1;
+	pgredis_cfg := pg_catalog.set_config('pgredis.q_d48591b4d574a7dc', pgredis_k::text, true);
+	IF pgredis_k <= 64 THEN
+		INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'T');
+	ELSIF pgredis_k = 65 THEN
+		INSERT INTO pgredis.queue (seq, txid, payload) VALUES (pgredis_s, pgredis_x, pgredis_hdr || 'X45:a transaction too large for the capture queue');
+	END IF;
 END IF;
 	RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
