@@ -54,7 +54,7 @@ func main() {
 	flag.DurationVar(&c.lagT, "lag-time", 5*time.Second, "length of one lag period")
 	flag.DurationVar(&c.idleT, "idle-time", 10*time.Second, "length of the idle period")
 	flag.DurationVar(&c.captureT, "capture-time", 5*time.Minute, "length of the sustained 32-client run after which the capture queue's size is printed")
-	flag.StringVar(&c.only, "only", "", "run only these groups: trigger,capture,shapes,reconcile,worker (comma-separated)")
+	flag.StringVar(&c.only, "only", "", "run only these groups: trigger,wide,capture,shapes,reconcile,worker (comma-separated)")
 	flag.Parse()
 	if *smoke {
 		c.runs, c.rows, c.apply, c.big = 1, 2000, 2000, 5000
@@ -114,6 +114,7 @@ func run(ctx context.Context, c config, out io.Writer, smoke bool) (err error) {
 		fn   func(context.Context) error
 	}{
 		{"trigger", b.triggerFigures},
+		{"wide", b.wideFigures},
 		{"capture", b.captureFigures},
 		{"shapes", b.shapeFigures},
 		{"reconcile", b.reconcileFigures},
@@ -255,6 +256,9 @@ func (b *bench) createTables(ctx context.Context) error {
 		}
 	}
 	b.tables = "t; t2; big; probe"
+	if err := b.createWide(ctx); err != nil {
+		return err
+	}
 	return b.createShapeTables(ctx)
 }
 
