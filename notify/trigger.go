@@ -45,7 +45,18 @@ func EntryTriggerNames(t spec.Table) []string {
 // transaction id lets the worker apply each transaction in one atomic
 // step (a write has assigned one already, so asking costs nothing).
 func header(version string) string {
-	return fmt.Sprintf(`'p2 %s ' || pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pg_catalog.txid_current()::text || E'\n'`, version)
+	return headerOf(version, nextSeq, currentTxid)
+}
+
+const (
+	nextSeq     = "pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass)"
+	currentTxid = "pg_catalog.txid_current()"
+)
+
+// headerOf renders the header from SQL expressions for its sequence
+// number and transaction id (bigints).
+func headerOf(version, seq, txid string) string {
+	return fmt.Sprintf(`'p2 %s ' || %s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || %s::text || E'\n'`, version, seq, txid)
 }
 
 // setEntryExpr renders x.k/x.v as a set entry, or as a fetch (or reconcile)
@@ -204,10 +215,8 @@ const queueing = "pgredis_q := pgredis.queueing()"
 // that parses them back out of the header (BENCHMARKS.md, "The queue-mode
 // trigger, piece by piece").
 func (t Table) startHeader() string {
-	return fmt.Sprintf(`pgredis_s := pg_catalog.nextval('pgredis.seq'::pg_catalog.regclass);
-pgredis_x := pg_catalog.txid_current();
-pgredis_hdr := 'p2 %s ' || pgredis_s::text || ' ' || pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000000)::bigint::text || ' ' || pgredis_x::text || E'\n';
-%s`, t.Version(), queueing)
+	return fmt.Sprintf("pgredis_s := %s;\npgredis_x := %s;\npgredis_hdr := %s;\n%s",
+		nextSeq, currentTxid, headerOf(t.Version(), "pgredis_s", "pgredis_x"), queueing)
 }
 
 // queueTooLarge is the entry a transaction's 65th payload for a table
