@@ -17,7 +17,7 @@ import (
 // queue table's size after a sustained 32-client run.
 func (b *bench) captureFigures(ctx context.Context) error {
 	defer b.use(context.WithoutCancel(ctx), variants[1])
-	_, stop, err := b.startWorker(ctx)
+	w, stop, err := b.startWorker(ctx)
 	if err != nil {
 		return err
 	}
@@ -40,13 +40,10 @@ func (b *bench) captureFigures(ctx context.Context) error {
 	}
 	for r := 0; r < b.runs; r++ {
 		for _, v := range rotate(vs, r) {
-			if err := b.use(ctx, v); err != nil {
-				return err
-			}
 			if _, err := b.pool.Exec(ctx, "VACUUM t"); err != nil {
 				return err
 			}
-			if err := b.settle(ctx); err != nil {
+			if err := b.useSettled(ctx, w, v); err != nil {
 				return err
 			}
 			for _, n := range clients {
@@ -89,10 +86,7 @@ func (b *bench) captureFigures(ctx context.Context) error {
 			b.add(r)
 		}
 	}
-	if err := b.use(ctx, variants[1]); err != nil {
-		return err
-	}
-	if err := b.settle(ctx); err != nil {
+	if err := b.useSettled(ctx, w, variants[1]); err != nil {
 		return err
 	}
 	if err := b.loadedLag(ctx, script); err != nil {
@@ -250,6 +244,31 @@ func (b *bench) sampled(ctx context.Context, load, measure func() error) (stats,
 		err = merr
 	}
 	return st, err
+}
+
+// useSettled enables v's triggers on t and waits until the worker is
+// done with what that set off. Enabling or disabling a trigger is DDL:
+// the event trigger makes the worker reconcile t (100k rows), which
+// holds changes back and takes CPU for seconds under load; a figure
+// taken meanwhile measured the reconcile (a 9 s lag sample, a baseline
+// sharing its cores). The first use may find the variant in force
+// already (ALTER ... ENABLE of an enabled trigger is DDL too, so a
+// reconcile still follows).
+func (b *bench) useSettled(ctx context.Context, w *workerProc, v variant) error {
+	n := w.reconciles("public.t")
+	if err := b.use(ctx, v); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for w.reconciles("public.t") <= n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the worker did not reconcile t within 2 minutes of switching its triggers to %s: %s", v.name, w.tail())
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return b.settle(ctx)
 }
 
 // settle waits until the worker applies a change again: enabling the

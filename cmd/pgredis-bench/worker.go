@@ -82,6 +82,19 @@ func (w *workerProc) tail() string {
 	return strings.Join(w.log[max(0, len(w.log)-10):], "\n")
 }
 
+// reconciles counts the worker's log lines that say it reconciled table.
+func (w *workerProc) reconciles(table string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, l := range w.log {
+		if strings.Contains(l, "table reconciled") && strings.Contains(l, "table="+table+" ") {
+			n++
+		}
+	}
+	return n
+}
+
 // cpuTicks is the process's user+system time in clock ticks (1/100 s),
 // and its context switches summed over threads.
 func cpuTicks(pid int) (ticks, switches int64, err error) {
