@@ -65,3 +65,51 @@ func TestQueueDrainOrder(t *testing.T) {
 		}
 	}
 }
+
+// A drain that fails (here its DELETE waits past lock_timeout for a lock
+// another session holds on the queue) leaves its connection outside any
+// transaction: the next drain on it takes the rows, nothing was lost.
+func TestQueueDrainFailureLeavesConnUsable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.Database(t, "migrated", pgredistest.Migrate)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "INSERT INTO pgredis.queue (seq, txid, payload) VALUES (1, 1, 'p2 v 1 0 1\nrow')"); err != nil {
+		t.Fatal(err)
+	}
+	locker, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(ctx)
+	tx, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK pgredis.queue IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SET lock_timeout = '100ms'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notify.Drain(ctx, conn, 10); err == nil {
+		t.Fatal("the drain succeeded while the queue was locked")
+	}
+	if s := conn.PgConn().TxStatus(); s != 'I' {
+		t.Fatalf("after the failed drain the connection's transaction status is %q, want idle", s)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	qs, err := notify.Drain(ctx, conn, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != 1 || qs[0].Payload != "p2 v 1 0 1\nrow" {
+		t.Fatalf("the next drain returned %+v, want the one queued row", qs)
+	}
+}
