@@ -46,8 +46,11 @@ func (c *feed) drainAll(ctx context.Context) error {
 	}
 }
 
-// poll drains in queue mode: at once again while there is work, after
-// CapturePoll when the queue was empty.
+// poll drains in queue mode: at once again while a drain takes a whole
+// chunk (a backlog), else after CapturePoll. A drain costs about the same
+// whether it takes ten rows or a thousand, and under load it runs on the
+// writers' cores: draining back to back whatever the queue held took
+// CPU from the writers for no lag gained (BENCHMARKS.md, issue 18).
 func (c *feed) poll(ctx context.Context) error {
 	if c.mode != capQueue {
 		return nil
@@ -56,7 +59,7 @@ func (c *feed) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n > 0 {
+	if n >= drainChunk {
 		c.schedule(0)
 	} else {
 		c.schedule(c.cfg.CapturePoll)
