@@ -74,8 +74,8 @@ type Config struct {
 	// CaptureSample is how often the active worker samples the load to
 	// decide the capture mode.
 	CaptureSample time.Duration
-	// CapturePoll is how long the worker waits before it looks at an
-	// empty queue again in queue mode.
+	// CapturePoll is how long the worker waits, in queue mode, before it
+	// drains again after a drain that took less than a whole chunk.
 	CapturePoll time.Duration
 	// CaptureAlternate, for tests, switches the capture mode back and
 	// forth at this interval instead of by the load.
