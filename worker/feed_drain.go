@@ -9,22 +9,18 @@ import (
 
 // drainChunk drains one chunk of about drainChunk rows; fewer means the
 // queue held no more.
-func (c *feed) drainChunk(ctx context.Context) ([]notify.Queued, int, error) {
+func (c *feed) drainChunk(ctx context.Context) ([]notify.Queued, error) {
 	conn, err := c.drainer(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	rows, err := notify.Drain(ctx, conn, drainChunk)
-	if err != nil {
-		return nil, 0, err
-	}
-	return rows, len(rows), nil
+	return notify.Drain(ctx, conn, drainChunk)
 }
 
 // drainOnce drains one chunk and hands it on; it returns how many rows
 // the chunk held.
 func (c *feed) drainOnce(ctx context.Context) (int, error) {
-	rows, n, err := c.drainChunk(ctx)
+	rows, err := c.drainChunk(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -33,7 +29,7 @@ func (c *feed) drainOnce(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	return n, nil
+	return len(rows), nil
 }
 
 // drainAll hands on everything queued now.
@@ -46,11 +42,7 @@ func (c *feed) drainAll(ctx context.Context) error {
 	}
 }
 
-// poll drains in queue mode: at once again while a drain takes a whole
-// chunk (a backlog), else after CapturePoll. A drain costs about the same
-// whether it takes ten rows or a thousand, and under load it runs on the
-// writers' cores: draining back to back whatever the queue held took
-// CPU from the writers for no lag gained (BENCHMARKS.md, issue 18).
+// poll drains in queue mode, then schedules the next drain.
 func (c *feed) poll(ctx context.Context) error {
 	if c.mode != capQueue {
 		return nil
@@ -59,12 +51,21 @@ func (c *feed) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n >= drainChunk {
-		c.schedule(0)
-	} else {
-		c.schedule(c.cfg.CapturePoll)
-	}
+	c.schedule(nextDrain(n, c.cfg.CapturePoll))
 	return nil
+}
+
+// nextDrain is how long after a drain of n rows the next one runs: at
+// once while a drain takes a whole chunk (a backlog), else after poll. A
+// drain costs about the same whether it takes ten rows or a thousand, and
+// under load it runs on the writers' cores: draining back to back
+// whatever the queue held took CPU from the writers for no lag gained
+// (BENCHMARKS.md, issue 18).
+func nextDrain(n int, poll time.Duration) time.Duration {
+	if n >= drainChunk {
+		return 0
+	}
+	return poll
 }
 
 func (c *feed) schedule(d time.Duration) {

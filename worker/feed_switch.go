@@ -197,12 +197,12 @@ func (c *feed) sendMark(ctx context.Context) error {
 func (c *feed) switched(ctx context.Context) error {
 	var drained []notify.Queued
 	for {
-		rows, n, err := c.drainChunk(ctx)
+		rows, err := c.drainChunk(ctx)
 		if err != nil {
 			return err
 		}
 		drained = append(drained, rows...)
-		if n < drainChunk {
+		if len(rows) < drainChunk {
 			break
 		}
 	}

@@ -138,3 +138,25 @@ func TestFeedEndAnswersSyncs(t *testing.T) {
 		}
 	}
 }
+
+// Queue mode drains again at once only after a whole chunk; a partial
+// chunk means the queue is caught up, and the next drain waits CapturePoll
+// so back-to-back drains do not take the writers' cores.
+func TestNextDrain(t *testing.T) {
+	t.Parallel()
+	poll := 2 * time.Millisecond
+	for _, c := range []struct {
+		n    int
+		want time.Duration
+	}{
+		{0, poll},
+		{1, poll},
+		{drainChunk - 1, poll},
+		{drainChunk, 0},
+		{drainChunk + 500, 0}, // whole transactions: a drain may take more
+	} {
+		if got := nextDrain(c.n, poll); got != c.want {
+			t.Errorf("nextDrain(%d, %v) = %v, want %v", c.n, poll, got, c.want)
+		}
+	}
+}
