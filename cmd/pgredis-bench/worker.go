@@ -25,6 +25,7 @@ type workerProc struct {
 	done       chan error
 	mu         sync.Mutex
 	log        []string
+	reconcile  map[string]int // "table reconciled" lines per table
 }
 
 func (b *bench) startWorker(ctx context.Context) (*workerProc, func(), error) {
@@ -36,16 +37,21 @@ func (b *bench) startWorker(ctx context.Context) (*workerProc, func(), error) {
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("error starting pgredis worker: %w", err)
 	}
-	w := &workerProc{pid: cmd.Process.Pid, reconciled: make(chan struct{}), done: make(chan error, 1)}
+	w := &workerProc{pid: cmd.Process.Pid, reconciled: make(chan struct{}), done: make(chan error, 1), reconcile: map[string]int{}}
 	want := len(strings.Split(b.tables, ";"))
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		n := 0
 		for sc.Scan() {
+			line := sc.Text()
+			rec := strings.Contains(line, "table reconciled")
 			w.mu.Lock()
-			w.log = append(w.log, sc.Text())
+			w.log = append(w.log, line)
+			if rec {
+				w.reconcile[logAttr(line, "table")]++
+			}
 			w.mu.Unlock()
-			if strings.Contains(sc.Text(), "table reconciled") {
+			if rec {
 				if n++; n == want {
 					close(w.reconciled)
 				}
@@ -86,13 +92,21 @@ func (w *workerProc) tail() string {
 func (w *workerProc) reconciles(table string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := 0
-	for _, l := range w.log {
-		if strings.Contains(l, "table reconciled") && strings.Contains(l, "table="+table+" ") {
-			n++
-		}
+	return w.reconcile[table]
+}
+
+// logAttr is the value of a slog text line's attribute key, unquoted
+// values only (table names are).
+func logAttr(line, key string) string {
+	i := strings.Index(line, " "+key+"=")
+	if i < 0 {
+		return ""
 	}
-	return n
+	v := line[i+len(key)+2:]
+	if j := strings.IndexByte(v, ' '); j >= 0 {
+		v = v[:j]
+	}
+	return v
 }
 
 // cpuTicks is the process's user+system time in clock ticks (1/100 s),
