@@ -36,7 +36,7 @@ func (c *feed) drainOnce(ctx context.Context) (int, error) {
 func (c *feed) drainAll(ctx context.Context) error {
 	for {
 		n, err := c.drainOnce(ctx)
-		if err != nil || n < drainChunk {
+		if err != nil || !wholeChunk(n) {
 			return err
 		}
 	}
@@ -62,11 +62,15 @@ func (c *feed) poll(ctx context.Context) error {
 // whatever the queue held took CPU from the writers for no lag gained
 // (BENCHMARKS.md, issue 18).
 func nextDrain(n int, poll time.Duration) time.Duration {
-	if n >= drainChunk {
+	if wholeChunk(n) {
 		return 0
 	}
 	return poll
 }
+
+// wholeChunk says a drain of n rows may have left more behind; fewer than
+// a chunk means it took everything queued.
+func wholeChunk(n int) bool { return n >= drainChunk }
 
 func (c *feed) schedule(d time.Duration) {
 	if c.polling {

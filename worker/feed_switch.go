@@ -202,7 +202,7 @@ func (c *feed) switched(ctx context.Context) error {
 			return err
 		}
 		drained = append(drained, rows...)
-		if len(rows) < drainChunk {
+		if !wholeChunk(len(rows)) {
 			break
 		}
 	}

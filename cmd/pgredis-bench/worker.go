@@ -44,18 +44,15 @@ func (b *bench) startWorker(ctx context.Context) (*workerProc, func(), error) {
 		n := 0
 		for sc.Scan() {
 			line := sc.Text()
-			rec := strings.Contains(line, "table reconciled")
 			w.mu.Lock()
 			w.log = append(w.log, line)
-			if rec {
+			if strings.Contains(line, "table reconciled") {
 				w.reconcile[logAttr(line, "table")]++
-			}
-			w.mu.Unlock()
-			if rec {
 				if n++; n == want {
 					close(w.reconciled)
 				}
 			}
+			w.mu.Unlock()
 		}
 		w.done <- cmd.Wait()
 	}()
